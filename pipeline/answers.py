@@ -1,0 +1,189 @@
+"""Checking a teacher's answer: salvage the JSON, validate it against the task, flag odd scripts.
+
+Pure functions on text: every provider's answers go through exactly these checks, so an
+outcome means the same thing whichever teacher produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+
+from pydantic import ValidationError
+
+from pipeline.tasks import Task
+from pipeline.teachers.base import Reply, ReplyStatus
+
+
+class Outcome(str, Enum):
+    """A label's recorded outcome. Values are stable: they are stored and reported."""
+
+    OK = "ok"                          # validated (possibly salvaged or repaired: see warnings)
+    INVALID = "invalid"                # JSON, but not what the schema asks for (after the repair re-ask)
+    MALFORMED_JSON = "malformed_json"  # no JSON object could be recovered (after the repair re-ask)
+    TRUNCATED = "truncated"
+    SAFETY_BLOCKED = "safety_blocked"
+    RECITATION_BLOCKED = "recitation_blocked"
+    PROMPT_BLOCKED = "prompt_blocked"
+    REFUSED = "refused"
+    NO_TEXT_LAYER = "no_text_layer"
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    CONNECTION_ERROR = "connection_error"
+
+
+# A rerun sends these again by itself: nothing was learnt about the page, only about the provider.
+TRANSIENT = frozenset({Outcome.RATE_LIMITED, Outcome.SERVER_ERROR, Outcome.TIMEOUT, Outcome.CONNECTION_ERROR})
+# What a repair re-ask can fix: the model answered, but not in the required shape.
+REPAIRABLE = frozenset({Outcome.INVALID, Outcome.MALFORMED_JSON})
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_MAX_EMBEDDED_TRIES = 200
+
+
+def salvage_json(text: str) -> tuple[dict | None, str]:
+    """The answer's JSON object and how it was found: strict, code_fence, embedded, or none.
+
+    >>> salvage_json('{"a": 1}')
+    ({'a': 1}, 'strict')
+    >>> salvage_json('Here you go:\\n```json\\n{"a": 1}\\n```')
+    ({'a': 1}, 'code_fence')
+    >>> salvage_json('Sure! {"a": {"b": 2}} Hope this helps {"c": 3}')
+    ({'a': {'b': 2}}, 'embedded')
+    >>> salvage_json('{"a": 1')
+    (None, 'none')
+    """
+    stripped = text.strip()
+    try:
+        obj = json.loads(stripped)
+        if isinstance(obj, dict):
+            return obj, "strict"
+    except json.JSONDecodeError:
+        pass
+    for block in _FENCE.findall(text):
+        try:
+            obj = json.loads(block)
+            if isinstance(obj, dict):
+                return obj, "code_fence"
+        except json.JSONDecodeError:
+            continue
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    tries = 0
+    while start != -1 and tries < _MAX_EMBEDDED_TRIES:  # first complete top-level object wins
+        try:
+            obj, _ = decoder.raw_decode(text, start)
+            if isinstance(obj, dict):
+                return obj, "embedded"
+        except json.JSONDecodeError:
+            pass
+        start = text.find("{", start + 1)
+        tries += 1
+    return None, "none"
+
+
+# Unicode blocks of the scripts documents are written in (enough to catch a model switching script).
+_SCRIPT_RANGES = (
+    ("Arabic", 0x0600, 0x06FF), ("Arabic", 0x0750, 0x077F), ("Arabic", 0x08A0, 0x08FF),
+    ("Arabic", 0xFB50, 0xFDFF), ("Arabic", 0xFE70, 0xFEFF), ("Hebrew", 0x0590, 0x05FF),
+    ("Cyrillic", 0x0400, 0x04FF), ("Greek", 0x0370, 0x03FF), ("Devanagari", 0x0900, 0x097F),
+    ("Thai", 0x0E00, 0x0E7F), ("Hangul", 0xAC00, 0xD7AF), ("Hangul", 0x1100, 0x11FF),
+    ("Kana", 0x3040, 0x30FF), ("Han", 0x4E00, 0x9FFF), ("Han", 0x3400, 0x4DBF), ("Han", 0xF900, 0xFAFF),
+)
+
+
+def script_of(char: str) -> str | None:
+    """
+    >>> script_of("ب"), script_of("中"), script_of("a"), script_of("7")
+    ('Arabic', 'Han', 'Latin', None)
+    """
+    code = ord(char)
+    if char.isascii():
+        return "Latin" if char.isalpha() else None
+    for name, low, high in _SCRIPT_RANGES:
+        if low <= code <= high:
+            return name
+    return "Latin" if char.isalpha() and code < 0x0250 else None
+
+
+def script_counts(text: str) -> Counter:
+    return Counter(s for s in map(script_of, text) if s)
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def foreign_scripts(data: dict, page_text: str | None) -> list[str]:
+    """Scripts in the answer's values that the page does not contain (e.g. Chinese in an Arabic page).
+
+    Latin is never flagged (codes, units and enum values are Latin on every page). With a text
+    layer, any other script absent from it is foreign; without one (a scan), a script making up
+    under 10% of the answer's non-Latin letters is, since a page is rarely written that way.
+
+    >>> foreign_scripts({"markdown": "قانون رقم 12 中国"}, "قانون رقم 12 لسنة 2003 بشأن العمل")
+    ['Han']
+    >>> foreign_scripts({"markdown": "قانون الضرائب على الدخل 中"}, None)
+    ['Han']
+    >>> foreign_scripts({"markdown": "Invoice قانون"}, "قانون رقم 12 لسنة 2003 بشأن العمل")
+    []
+    """
+    answer = script_counts(" ".join(_strings(data)))
+    answer.pop("Latin", None)
+    if page_text and len(page_text.strip()) >= 20:
+        page = script_counts(page_text)
+        return sorted(s for s, n in answer.items() if n >= 1 and page.get(s, 0) == 0)
+    total = sum(answer.values())
+    return sorted(s for s, n in answer.items() if total and n / total < 0.10)
+
+
+@dataclass
+class Checked:
+    outcome: Outcome
+    data: dict | None = None
+    errors: str = ""                   # validation errors, quoted in the repair re-ask
+    warnings: list[str] = field(default_factory=list)
+
+
+def _validation_summary(exc: ValidationError, limit: int = 20) -> str:
+    lines = [f"- {'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:limit]]
+    if exc.error_count() > limit:
+        lines.append(f"- ... and {exc.error_count() - limit} more")
+    return "\n".join(lines)
+
+
+def check_reply(task: Task, reply: Reply, page_text: str | None = None) -> Checked:
+    """Turn a teacher's reply into an outcome, validated data and warnings."""
+    if reply.status is not ReplyStatus.COMPLETE:
+        return Checked(Outcome(reply.status.value), errors=reply.detail)
+    if reply.data is not None:
+        obj, how = reply.data, "strict"
+    else:
+        obj, how = salvage_json(reply.text)
+    if obj is None:
+        return Checked(Outcome.MALFORMED_JSON, errors="the answer is not a JSON object")
+    try:
+        data = task.parse(obj).model_dump(mode="json")
+    except ValidationError as exc:
+        return Checked(Outcome.INVALID, errors=_validation_summary(exc))
+    warnings = [] if how == "strict" else [f"salvaged:{how}"]
+    warnings += [f"foreign_script:{s}" for s in foreign_scripts(data, page_text)]
+    return Checked(Outcome.OK, data=data, warnings=warnings)
+
+
+def repair_prompt(prompt: str, raw_text: str, checked: Checked, max_quote: int = 2000) -> str:
+    """The teacher prompt again, plus what was wrong with the previous answer."""
+    quoted = raw_text if len(raw_text) <= max_quote else raw_text[:max_quote] + " ...[cut]"
+    return (f"{prompt}\n\n## Your previous answer was rejected\nProblems:\n{checked.errors}\n"
+            f"Previous answer:\n<previous_answer>\n{quoted}\n</previous_answer>\n"
+            "Answer again with ONLY the corrected JSON object.")

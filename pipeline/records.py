@@ -1,0 +1,113 @@
+"""The record types that flow between stages.
+
+A ``DocumentRecord`` is one input file (identified by its content hash) and its outcome;
+a ``PageRecord`` is one page of it: rendered image, later labelled, later a training sample;
+a ``LabelRecord`` is one teacher answer for one page under one task.
+All are plain dataclasses so worker processes can send them back cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+
+
+class DocStatus(str, Enum):
+    OK = "ok"
+    SKIPPED = "skipped"
+
+
+class SkipReason(str, Enum):
+    """Why an input file was not rendered. Values are stable: they are stored and reported."""
+
+    NOT_A_PDF = "not_a_pdf"            # no %PDF- signature, MuPDF cannot open it
+    CORRUPT = "corrupt"                # has a signature but cannot be opened/repaired into pages
+    ZERO_PAGES = "zero_pages"          # a valid PDF with no pages
+    NEEDS_PASSWORD = "needs_password"  # encrypted, no password supplied
+    WRONG_PASSWORD = "wrong_password"  # encrypted, none of the supplied passwords worked
+    UNREADABLE = "unreadable"          # the file could not be read from disk
+
+
+class PageStatus(str, Enum):
+    RENDERED = "rendered"
+    FAILED = "failed"
+
+
+@dataclass
+class DocumentRecord:
+    doc_id: str                       # sha256 of the file bytes: a renamed copy is the same document
+    path: str                         # path relative to the input folder (first seen)
+    size_bytes: int
+    status: DocStatus
+    reason: SkipReason | None = None
+    detail: str = ""                  # human-readable explanation with the fix, for skipped files
+    page_count: int = 0
+    encryption: str | None = None     # e.g. "Standard V2 R3 128-bit RC4 (empty user password)"
+    repaired: bool = False            # MuPDF had to rebuild the xref
+    pdf_metadata: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["status"] = self.status.value
+        out["reason"] = self.reason.value if self.reason else None
+        return out
+
+
+@dataclass
+class PageRecord:
+    doc_id: str
+    page_index: int                   # 0-based; humans see page_index + 1
+    status: PageStatus
+    render_key: str = ""              # hash of the render settings that produced the image
+    image_path: str = ""              # relative to the run folder
+    image_sha256: str = ""
+    width: int = 0
+    height: int = 0
+    rotation: int = 0                 # /Rotate as PyMuPDF resolved it (inherited included)
+    text_chars: int = 0               # size of the page's own text layer: 0 means image-only
+    enhanced: bool = False            # contrast enhancement applied (low-contrast page or forced)
+    reason: str = ""                  # for failed pages: what went wrong
+    seconds: float = 0.0
+
+    @property
+    def page_no(self) -> int:
+        return self.page_index + 1
+
+
+@dataclass
+class LabelRecord:
+    request_key: str                  # identity of the request: never paid for twice
+    doc_id: str
+    page_index: int
+    task: str
+    teacher: str
+    model: str
+    prompt_hash: str
+    schema_hash: str
+    outcome: str                      # answers.Outcome value
+    params: dict = field(default_factory=dict)   # generation parameters that shaped the answer
+    finish_reason: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    attempts: int = 1                 # requests made for this answer (repair re-asks included)
+    raw_text: str = ""                # exactly what the teacher sent, whatever the outcome
+    label: dict | None = None         # the validated answer (outcome ok only)
+    warnings: list[str] = field(default_factory=list)   # salvaged:<how>, repaired, foreign_script:<name>
+    detail: str = ""                  # why it failed: error, refusal, block reason, validation errors
+    created_at: float = 0.0
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        row["params"] = json.dumps(self.params, sort_keys=True)
+        row["label_json"] = json.dumps(row.pop("label"), ensure_ascii=False) if self.label is not None else None
+        row["warnings"] = json.dumps(self.warnings)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> LabelRecord:
+        values = {f.name: row[f.name] for f in fields(cls) if f.name in row}
+        values["params"] = json.loads(row["params"])
+        values["warnings"] = json.loads(row["warnings"])
+        values["label"] = json.loads(row["label_json"]) if row["label_json"] is not None else None
+        return cls(**values)

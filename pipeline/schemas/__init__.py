@@ -1,0 +1,106 @@
+"""Task schemas: Pydantic models are the one source of truth for answers.
+
+The same model validates teacher output, produces each provider's response schema, and
+produces the schema text quoted in the teacher prompt. ``model_from_json_schema`` turns a
+custom task's JSON Schema file into such a model, so custom tasks get the same treatment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from pipeline.schemas.content import ContentLabel
+from pipeline.schemas.metadata import MetadataLabel
+
+__all__ = ["ContentLabel", "MetadataLabel", "json_schema", "schema_text", "schema_hash", "model_from_json_schema"]
+
+
+def json_schema(model: type[BaseModel]) -> dict:
+    return model.model_json_schema()
+
+
+def schema_text(model: type[BaseModel]) -> str:
+    """Compact JSON Schema for the prompt (one line per top-level key would waste tokens)."""
+    return json.dumps(json_schema(model), ensure_ascii=False, separators=(",", ":"))
+
+
+def schema_hash(model: type[BaseModel]) -> str:
+    """Stable 16-hex hash of the schema: a changed schema re-labels its pages.
+
+    >>> schema_hash(ContentLabel) == schema_hash(ContentLabel)
+    True
+    """
+    canonical = json.dumps(json_schema(model), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class SchemaFileError(ValueError):
+    """A custom task's JSON Schema uses something we cannot turn into a model."""
+
+
+_SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
+
+
+def model_from_json_schema(name: str, schema: dict) -> type[BaseModel]:
+    """Build a Pydantic model from an object JSON Schema (types, enum, arrays, nesting, $defs, nullables).
+
+    >>> M = model_from_json_schema("Item", {"type": "object", "properties": {
+    ...     "nm": {"type": "string"}, "cnt": {"type": ["integer", "null"]}}, "required": ["nm"]})
+    >>> M(nm="tea").model_dump()
+    {'nm': 'tea', 'cnt': None}
+    """
+    defs = schema.get("$defs", schema.get("definitions", {}))
+    built: dict[str, type[BaseModel]] = {}
+
+    def resolve(node: dict, hint: str) -> Any:
+        if "$ref" in node:
+            ref = node["$ref"].rsplit("/", 1)[-1]
+            if ref not in defs:
+                raise SchemaFileError(f"unresolved $ref {node['$ref']!r}")
+            if ref not in built:
+                built[ref] = object_model(ref, defs[ref])
+            return built[ref]
+        if "enum" in node:
+            return Literal[tuple(node["enum"])]
+        for key in ("anyOf", "oneOf"):
+            if key in node:
+                options = [resolve(option, hint) for option in node[key]]
+                out = options[0]
+                for option in options[1:]:
+                    out = out | option
+                return out
+        kind = node.get("type", "string")
+        if isinstance(kind, list):
+            types = [resolve({**node, "type": k}, hint) for k in kind]
+            out = types[0]
+            for t in types[1:]:
+                out = out | t
+            return out
+        if kind == "object":
+            return object_model(hint, node) if "properties" in node else dict
+        if kind == "array":
+            return list[resolve(node.get("items", {}), hint + "Item")]
+        if kind not in _SCALARS:
+            raise SchemaFileError(f"unsupported JSON Schema type {kind!r} at {hint}")
+        return _SCALARS[kind]
+
+    def object_model(model_name: str, node: dict) -> type[BaseModel]:
+        required = set(node.get("required", []))
+        fields: dict[str, Any] = {}
+        for key, prop in node.get("properties", {}).items():
+            annotation = resolve(prop, model_name + key.title().replace("_", ""))
+            description = prop.get("description")
+            if key in required:
+                fields[key] = (annotation, Field(..., description=description))
+            else:
+                fields[key] = (Optional[annotation], Field(None, description=description))
+        extra = "allow" if node.get("additionalProperties", False) else "forbid"
+        return create_model(model_name, __config__=ConfigDict(extra=extra), **fields)
+
+    if schema.get("type", "object") != "object" or "properties" not in schema:
+        raise SchemaFileError("a task schema must be a JSON object schema with 'properties'")
+    return object_model(name, schema)

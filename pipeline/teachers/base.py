@@ -1,0 +1,128 @@
+"""The teacher interface: one page image + one task in, one raw reply out.
+
+A teacher only talks to its provider and reports what came back (text, finish reason, usage,
+or why nothing came back). Validation, salvage, repair re-asks and storage are the label
+stage's job, so every provider's answers go through exactly the same checks.
+Adding a provider is one new module with one ``@register``-ed subclass.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import ClassVar
+
+from pipeline.tasks import Task
+
+
+class ReplyStatus(str, Enum):
+    """What the provider did with the request (before we look at the text)."""
+
+    COMPLETE = "complete"                 # finished normally: the text is the whole answer
+    TRUNCATED = "truncated"               # hit the output token limit (Gemini MAX_TOKENS, OpenAI length)
+    SAFETY_BLOCKED = "safety_blocked"     # the answer was withheld by a safety / content filter
+    RECITATION_BLOCKED = "recitation_blocked"  # Gemini RECITATION: the answer quoted protected text
+    PROMPT_BLOCKED = "prompt_blocked"     # the request itself was refused (Gemini promptFeedback.blockReason)
+    REFUSED = "refused"                   # the model declined (OpenAI message.refusal)
+    NO_TEXT_LAYER = "no_text_layer"       # textlayer teacher: the page has no text to label from
+    RATE_LIMITED = "rate_limited"         # 429: retryable
+    SERVER_ERROR = "server_error"         # 5xx: retryable
+    TIMEOUT = "timeout"                   # retryable
+    CONNECTION_ERROR = "connection_error"  # retryable
+
+
+RETRYABLE = frozenset({ReplyStatus.RATE_LIMITED, ReplyStatus.SERVER_ERROR, ReplyStatus.TIMEOUT,
+                       ReplyStatus.CONNECTION_ERROR})
+
+
+class TeacherConfigError(ValueError):
+    """The teacher cannot be used as configured (missing key, unknown model ...): fail fast."""
+
+
+class TeacherFatalError(RuntimeError):
+    """The provider rejected us in a way no retry fixes (401/403/400): stop the run."""
+
+
+@dataclass
+class TeacherSettings:
+    """Flags common to every teacher; a provider ignores what it has no use for."""
+
+    model: str | None = None
+    base_url: str | None = None
+    temperature: float = 0.0
+    max_output_tokens: int = 8192
+    timeout_s: float = 120.0
+    image_detail: str = "high"            # OpenAI: low | high | auto
+    json_mode: str = "schema"             # openai-compatible: schema | object | none
+
+
+@dataclass
+class PageInput:
+    """Everything a teacher may look at for one page."""
+
+    doc_id: str
+    page_index: int
+    image: bytes
+    mime_type: str                        # image/jpeg or image/png
+    source: Path | None = None            # the PDF itself (the textlayer teacher reads it)
+    passwords: tuple[str, ...] = field(default=(), repr=False)
+    pdf_metadata: dict = field(default_factory=dict)
+    anchor_text: str | None = None        # bounded text-layer excerpt added to the prompt (--anchor)
+
+
+@dataclass
+class Reply:
+    status: ReplyStatus
+    text: str = ""                        # raw text as the provider sent it (kept, whatever the status)
+    finish_reason: str = ""               # the provider's own word for it (STOP, MAX_TOKENS, length ...)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    detail: str = ""                      # error message, refusal text, block reason
+    retry_after_s: float | None = None    # from a 429's Retry-After, when given
+    data: dict | None = None              # an already-validated object (the textlayer teacher builds one)
+
+
+class Teacher(ABC):
+    """One provider. Subclasses set ``name`` and implement ``ask``."""
+
+    name: ClassVar[str]
+    default_model: ClassVar[str]
+    api_key_env: ClassVar[tuple[str, ...]] = ()   # environment variables read for the key, in order
+    is_cloud: ClassVar[bool] = True               # pages leave the machine (privacy gate applies)
+
+    def __init__(self, settings: TeacherSettings):
+        self.settings = settings
+        self.model = settings.model or self.default_model
+
+    def api_key(self) -> str:
+        """The key from the environment (never from flags or files), or a clear error naming the variable."""
+        for var in self.api_key_env:
+            if os.environ.get(var):
+                return os.environ[var]
+        raise TeacherConfigError(f"the {self.name} teacher needs an API key: set {' or '.join(self.api_key_env)} "
+                                 "in the environment")
+
+    def check_tasks(self, tasks: list[Task]) -> None:
+        """Raise TeacherConfigError before any work if this teacher cannot do one of the tasks."""
+
+    @abstractmethod
+    def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
+        """Send one page under one task; never raises for a per-page failure (returns a Reply)."""
+
+    def generation_params(self) -> dict:
+        """What changes the answer besides the prompt and image: part of the label's identity."""
+        return {"temperature": self.settings.temperature, "max_output_tokens": self.settings.max_output_tokens}
+
+    def close(self) -> None:
+        """Release clients and connections."""
+
+
+TEACHERS: dict[str, type[Teacher]] = {}
+
+
+def register(cls: type[Teacher]) -> type[Teacher]:
+    TEACHERS[cls.name] = cls
+    return cls

@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny PDFs made inline, and the third-party corpus when it is beside the repo."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("DOCDISTILL_SHARED", REPO_ROOT.parent / "shared"))
+CORPUS = SHARED / "corpus"
+
+
+def make_pdf(path: Path, pages: int = 1, text: str = "Invoice 42", *, size=(595, 842),
+             rotate: int = 0, password: str | None = None) -> Path:
+    """Write a small real PDF with one line of text per page."""
+    doc = pymupdf.open()
+    for i in range(pages):
+        page = doc.new_page(width=size[0], height=size[1])
+        page.insert_text((72, 100), f"{text} - page {i + 1}", fontsize=14)
+        if rotate:
+            page.set_rotation(rotate)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if password:
+        doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password, owner_pw=password + "!")
+    else:
+        doc.save(path)
+    doc.close()
+    return path
+
+
+@pytest.fixture
+def corpus_pdfs() -> Path:
+    folder = CORPUS / "pdfs"
+    if not (folder / "MANIFEST.json").is_file():
+        pytest.skip(f"third-party corpus not found at {folder} (it sits in ../shared beside the repo in CI; "
+                    "set DOCDISTILL_SHARED to use another location)")
+    return folder
+
+
+@pytest.fixture
+def corpus_manifest(corpus_pdfs: Path) -> list[dict]:
+    return json.loads((corpus_pdfs / "MANIFEST.json").read_text())
