@@ -100,7 +100,8 @@ class LabelRecord:
     def to_row(self) -> dict:
         row = asdict(self)
         row["params"] = json.dumps(self.params, sort_keys=True)
-        row["label_json"] = json.dumps(row.pop("label"), ensure_ascii=False) if self.label is not None else None
+        label = row.pop("label")
+        row["label_json"] = json.dumps(label, ensure_ascii=False) if label is not None else None
         row["warnings"] = json.dumps(self.warnings)
         return row
 

@@ -1,0 +1,194 @@
+"""OpenAI teachers: the OpenAI API (structured outputs) and any OpenAI-compatible server (vLLM, ...).
+
+Both send the page as a base64 data URL and read the reply from the raw JSON body, so the text is
+kept whatever happens to it: the SDK's ``parse`` would raise on truncated, filtered or malformed
+answers, and checking the answer is the label stage's job. The SDK's retries are off
+(``max_retries=0``): the label stage's retry layer owns retrying.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import os
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+
+from pipeline.tasks import Task
+from pipeline.teachers.base import (PageInput, Reply, ReplyStatus, Teacher, TeacherConfigError, TeacherFatalError,
+                                    TeacherSettings, register)
+
+JSON_MODES = ("schema", "object", "none")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from retry-after-ms / Retry-After (seconds or an HTTP date), or None."""
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / divisor)
+        except ValueError:
+            try:
+                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _schema_name(task_name: str) -> str:
+    """json_schema.name allows only [A-Za-z0-9_-], at most 64 characters."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", task_name)[:64] or "answer"
+
+
+def _text(content: object) -> str:
+    """Message content as text (a few servers send a list of parts instead of a string)."""
+    if isinstance(content, list):
+        return "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+def reply_from_body(body: dict) -> Reply:
+    """Map a chat.completion JSON body to a Reply (kept as a dict: servers add and omit fields)."""
+    usage = body.get("usage") or {}
+    tokens = {"tokens_in": usage.get("prompt_tokens") or 0, "tokens_out": usage.get("completion_tokens") or 0}
+    choices = body.get("choices") or []
+    if not choices:
+        return Reply(ReplyStatus.SERVER_ERROR, detail="reply had no choices", **tokens)
+    message = choices[0].get("message") or {}
+    finish = choices[0].get("finish_reason") or ""
+    text = _text(message.get("content"))
+    if message.get("refusal"):
+        return Reply(ReplyStatus.REFUSED, text=text, finish_reason=finish, detail=message["refusal"], **tokens)
+    status = {"length": ReplyStatus.TRUNCATED, "content_filter": ReplyStatus.SAFETY_BLOCKED}.get(
+        finish, ReplyStatus.COMPLETE)      # "stop" and anything else: the caller's validation judges the text
+    return Reply(status, text=text, finish_reason=finish, **tokens)
+
+
+@register
+class OpenAITeacher(Teacher):
+    name = "openai"
+    default_model = "gpt-4o-2024-08-06"
+    api_key_env = ("OPENAI_API_KEY",)
+    is_cloud = True
+
+    def __init__(self, settings: TeacherSettings):
+        super().__init__(settings)
+        self._key = self.api_key()        # raises TeacherConfigError now, not on the first page
+        self._client = openai.OpenAI(api_key=self._key, base_url=settings.base_url or None, max_retries=0,
+                                     timeout=settings.timeout_s)
+
+    def messages(self, page: PageInput, prompt: str) -> list[dict]:
+        data_url = f"data:{page.mime_type};base64,{base64.b64encode(page.image).decode('ascii')}"
+        return [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": data_url, "detail": self.settings.image_detail}},
+            {"type": "text", "text": prompt},
+        ]}]
+
+    def _send(self, page: PageInput, task: Task, prompt: str, temperature: float) -> Any:
+        """Send the request; returns the raw response (its body is read before any parsing)."""
+        # parse() turns the Pydantic model into a strict json_schema response_format for us.
+        return self._client.chat.completions.with_raw_response.parse(
+            model=self.model, messages=self.messages(page, prompt), response_format=task.model,
+            temperature=temperature, max_completion_tokens=self.settings.max_output_tokens)
+
+    def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
+        temperature = self.settings.temperature if temperature is None else temperature
+        try:
+            raw = self._send(page, task, prompt, temperature)
+        except openai.APITimeoutError:     # before APIConnectionError: it is a subclass
+            return Reply(ReplyStatus.TIMEOUT, detail=f"no answer within {self.settings.timeout_s:g} s")
+        except openai.APIConnectionError as exc:
+            return Reply(ReplyStatus.CONNECTION_ERROR, detail=self._scrub(f"{exc.message} ({exc.__cause__!r})"))
+        except openai.APIStatusError as exc:
+            return self._status_reply(exc)
+        try:
+            body = raw.http_response.json()
+        except ValueError:
+            return Reply(ReplyStatus.SERVER_ERROR, text=raw.http_response.text, detail="reply body is not JSON")
+        return reply_from_body(body if isinstance(body, dict) else {})
+
+    def _status_reply(self, exc: openai.APIStatusError) -> Reply:
+        code = exc.status_code
+        # exc.body is the error object itself ({"message": ..., "type": ...}) when the server sent JSON.
+        message = exc.body.get("message") if isinstance(exc.body, dict) else None
+        said = self._scrub(f"({code}): {message or exc.message}")
+        if code == 429:
+            return Reply(ReplyStatus.RATE_LIMITED, detail=said, retry_after_s=_retry_after(exc.response.headers))
+        if code == 408:
+            return Reply(ReplyStatus.TIMEOUT, detail=said)
+        if code == 409 or code >= 500:     # 409: OpenAI's own SDK retries it (a lock timeout)
+            return Reply(ReplyStatus.SERVER_ERROR, detail=said)
+        raise TeacherFatalError(self._fatal_message(code, said)) from None
+
+    def _fatal_message(self, code: int, said: str) -> str:
+        if code in (401, 403):
+            return f"OpenAI rejected the API key {said}; check OPENAI_API_KEY"
+        if code == 404:
+            return f"OpenAI does not know the model {self.model!r} {said}; check --model"
+        return f"OpenAI rejected the request for model {self.model!r} {said}"
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key and self._key != "EMPTY" else text
+
+    def generation_params(self) -> dict:
+        return {**super().generation_params(), "image_detail": self.settings.image_detail}
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@register
+class OpenAICompatibleTeacher(OpenAITeacher):
+    """A local or self-hosted server speaking the chat completions API (vLLM, SGLang, llama.cpp, Ollama)."""
+
+    name = "openai-compatible"
+    default_model = ""
+    is_cloud = False
+
+    def __init__(self, settings: TeacherSettings):
+        if not settings.model:
+            raise TeacherConfigError("the openai-compatible teacher needs --model (the name your server serves)")
+        if not settings.base_url:
+            raise TeacherConfigError("the openai-compatible teacher needs --base-url, e.g. http://localhost:8000/v1")
+        if settings.json_mode not in JSON_MODES:
+            raise TeacherConfigError(f"unknown --json-mode {settings.json_mode!r}: use one of {', '.join(JSON_MODES)}")
+        super().__init__(settings)
+
+    # Its own variable, not OPENAI_API_KEY: a real OpenAI key must never travel to whatever
+    # server --base-url names.
+    api_key_env = ("OPENAI_COMPATIBLE_API_KEY",)
+
+    def api_key(self) -> str:
+        # Local servers rarely check the key, but the SDK refuses to start without one.
+        return os.environ.get("OPENAI_COMPATIBLE_API_KEY") or "EMPTY"
+
+    def _send(self, page: PageInput, task: Task, prompt: str, temperature: float) -> Any:
+        # create(), not parse(): servers differ in what structured-output forms they accept.
+        extra: dict = {}
+        if self.settings.json_mode == "schema":
+            extra["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": _schema_name(task.name), "schema": task.model.model_json_schema(), "strict": False}}
+        elif self.settings.json_mode == "object":
+            extra["response_format"] = {"type": "json_object"}
+        # max_tokens rather than max_completion_tokens: every compatible server knows the older name.
+        return self._client.chat.completions.with_raw_response.create(
+            model=self.model, messages=self.messages(page, prompt), temperature=temperature,
+            max_tokens=self.settings.max_output_tokens, **extra)
+
+    def _fatal_message(self, code: int, said: str) -> str:
+        where = self.settings.base_url
+        if code in (401, 403):
+            return f"the server at {where} rejected the API key {said}; set OPENAI_COMPATIBLE_API_KEY to the key it expects"
+        if code == 404:
+            return (f"the server at {where} does not serve model {self.model!r} {said}; "
+                    "check --model and --base-url (it usually ends in /v1)")
+        return f"the server at {where} rejected the request for model {self.model!r} {said}"
+
+    def generation_params(self) -> dict:
+        return {**super().generation_params(), "json_mode": self.settings.json_mode}
