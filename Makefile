@@ -1,10 +1,11 @@
 # Two commands on a fresh machine (each creates its own virtualenv in .venv):
-#   make demo   set up and run the pipeline on the project's own sample PDFs
+#   make demo   set up, then label the project's own sample PDFs offline and build the dataset
 #   make test   set up and run the test suite (what CI runs, via .ci/run)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 RUN    ?= runs/demo
+DATASET ?= $(RUN)_dataset
 
 .PHONY: demo test bench samples clean
 
@@ -15,10 +16,13 @@ $(VENV)/.installed-%: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[$*]"
 	touch $@
 
+# The offline textlayer teacher (no key, no network) on data/samples; tests/test_demo.py runs the same.
 demo: $(VENV)/.installed-dev
-	$(PY) -m pipeline.distill data/samples --out $(RUN) --render-only
+	$(PY) -m pipeline.distill data/samples --out $(RUN) --teacher textlayer
+	$(PY) -m pipeline.build_dataset $(RUN) --out $(DATASET)
 
-test: $(VENV)/.installed-dev
+# Tests need the train extra too: one of them really runs llamafactory-cli train on a tiny Gemma 3.
+test: $(VENV)/.installed-dev,train
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-dev

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 
 from pydantic import ValidationError
 
+from pipeline.scripts import script_counts
 from pipeline.tasks import Task
 from pipeline.teachers.base import Reply, ReplyStatus
 
@@ -84,34 +84,6 @@ def salvage_json(text: str) -> tuple[dict | None, str]:
         start = text.find("{", start + 1)
         tries += 1
     return None, "none"
-
-
-# Unicode blocks of the scripts documents are written in (enough to catch a model switching script).
-_SCRIPT_RANGES = (
-    ("Arabic", 0x0600, 0x06FF), ("Arabic", 0x0750, 0x077F), ("Arabic", 0x08A0, 0x08FF),
-    ("Arabic", 0xFB50, 0xFDFF), ("Arabic", 0xFE70, 0xFEFF), ("Hebrew", 0x0590, 0x05FF),
-    ("Cyrillic", 0x0400, 0x04FF), ("Greek", 0x0370, 0x03FF), ("Devanagari", 0x0900, 0x097F),
-    ("Thai", 0x0E00, 0x0E7F), ("Hangul", 0xAC00, 0xD7AF), ("Hangul", 0x1100, 0x11FF),
-    ("Kana", 0x3040, 0x30FF), ("Han", 0x4E00, 0x9FFF), ("Han", 0x3400, 0x4DBF), ("Han", 0xF900, 0xFAFF),
-)
-
-
-def script_of(char: str) -> str | None:
-    """
-    >>> script_of("ب"), script_of("中"), script_of("a"), script_of("7")
-    ('Arabic', 'Han', 'Latin', None)
-    """
-    code = ord(char)
-    if char.isascii():
-        return "Latin" if char.isalpha() else None
-    for name, low, high in _SCRIPT_RANGES:
-        if low <= code <= high:
-            return name
-    return "Latin" if char.isalpha() and code < 0x0250 else None
-
-
-def script_counts(text: str) -> Counter:
-    return Counter(s for s in map(script_of, text) if s)
 
 
 def _strings(value) -> list[str]:

@@ -90,6 +90,22 @@ def enhance(image: np.ndarray, method: str, clip: float = 2.0, grid: int = 8) ->
     raise ValueError(f"unknown enhancement {method!r}")
 
 
+def page_hash(image: np.ndarray, size: int = 16) -> str:
+    """Average hash of a BGR or grayscale page: ``size * size`` bits as hex (64 chars at 16).
+
+    Bit set = a cell darker than the page's mean, so ink (text, tables, stamps) sets bits and
+    blank paper does not. Near-identical pages (the same page re-encoded, re-rendered or lightly
+    stamped) differ in a few bits; 16x16 rather than 8x8 so different pages of one layout differ.
+
+    >>> page = np.full((64, 64), 255, np.uint8); page[:16, :] = 0        # ink on the top quarter
+    >>> page_hash(page, 4), page_hash(np.full((64, 64), 255, np.uint8), 4)
+    ('f000', '0000')
+    """
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return np.packbits((small < small.mean()).ravel()).tobytes().hex()
+
+
 def encode(image_bgr: np.ndarray, image_format: str, jpeg_quality: int = 90) -> bytes:
     """Encode a BGR or grayscale array as JPEG or PNG bytes."""
     if image_format == "jpeg":

@@ -130,6 +130,10 @@ def label_pages(run_cfg: RenderRunConfig, cfg: LabelConfig, store: RunStore, tea
     started = time.perf_counter()
     summary = LabelSummary(teacher=teacher.name, model=teacher.model)
     teacher.check_tasks(list(cfg.tasks))
+    with store.transaction():
+        for task in cfg.tasks:
+            store.put_task(task.name, task.prompt_hash, task.schema_hash, task.student_prompt,
+                           task.teacher_template, task.model.model_json_schema())
     todo = list(plan_requests(store, cfg, teacher, summary))
     sources = _Sources(run_cfg, store)
     bar = _progress_bar(progress, len(todo))

@@ -103,6 +103,7 @@ def render_one(doc: pymupdf.Document, job: RenderJob, page_index: int) -> PageRe
         enhanced, applied = enhance_page(pixmap_array(pix), job.render)
         data = imaging.encode(enhanced, job.render.image_format, job.render.jpeg_quality)
         height, width = enhanced.shape[:2]
+        image_hash = imaging.page_hash(enhanced)
         del enhanced, pix
         write_atomically(job.run_dir / rel_path, data)
         text_chars = len(page.get_text("text", flags=0).strip())  # flags=0: a size, not layout
@@ -114,7 +115,7 @@ def render_one(doc: pymupdf.Document, job: RenderJob, page_index: int) -> PageRe
         doc_id=job.doc_id, page_index=page_index, status=PageStatus.RENDERED,
         render_key=job.render.key(), image_path=rel_path, image_sha256=hashlib.sha256(data).hexdigest(),
         width=width, height=height, rotation=page.rotation,
-        text_chars=text_chars, enhanced=applied, seconds=time.perf_counter() - started)
+        text_chars=text_chars, enhanced=applied, phash=image_hash, seconds=time.perf_counter() - started)
 
 
 def render_job(job: RenderJob) -> list[PageRecord]:

@@ -67,6 +67,7 @@ class PageRecord:
     rotation: int = 0                 # /Rotate as PyMuPDF resolved it (inherited included)
     text_chars: int = 0               # size of the page's own text layer: 0 means image-only
     enhanced: bool = False            # contrast enhancement applied (low-contrast page or forced)
+    phash: str = ""                   # 256-bit average hash of the image: near-duplicate pages
     reason: str = ""                  # for failed pages: what went wrong
     seconds: float = 0.0
 

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS pages (
     rotation INTEGER NOT NULL DEFAULT 0,
     text_chars INTEGER NOT NULL DEFAULT 0,
     enhanced INTEGER NOT NULL DEFAULT 0,
+    phash TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT '',
     seconds REAL NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL,
@@ -87,12 +88,22 @@ CREATE TABLE IF NOT EXISTS labels (
     detail TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL
 );
+-- The task definitions labels were made with: the dataset stage needs their student prompts.
+CREATE TABLE IF NOT EXISTS tasks (
+    prompt_hash TEXT NOT NULL,
+    schema_hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    student_prompt TEXT NOT NULL,
+    teacher_prompt TEXT NOT NULL,
+    schema_json TEXT NOT NULL,
+    PRIMARY KEY (prompt_hash, schema_hash)
+);
 CREATE INDEX IF NOT EXISTS labels_by_page ON labels (doc_id, page_index, task);
 """
 
 _PAGE_COLUMNS = (
     "doc_id", "page_index", "status", "render_key", "image_path", "image_sha256",
-    "width", "height", "rotation", "text_chars", "enhanced", "reason", "seconds",
+    "width", "height", "rotation", "text_chars", "enhanced", "phash", "reason", "seconds",
 )
 
 
@@ -197,7 +208,7 @@ class RunStore:
             f"INSERT OR REPLACE INTO pages ({', '.join(_PAGE_COLUMNS)}, updated_at) "
             f"VALUES ({', '.join('?' * (len(_PAGE_COLUMNS) + 1))})",
             [(p.doc_id, p.page_index, p.status.value, p.render_key, p.image_path, p.image_sha256,
-              p.width, p.height, p.rotation, p.text_chars, int(p.enhanced), p.reason, p.seconds, now)
+              p.width, p.height, p.rotation, p.text_chars, int(p.enhanced), p.phash, p.reason, p.seconds, now)
              for p in pages])
 
     def iter_pages(self, status: PageStatus | None = PageStatus.RENDERED) -> Iterator[PageRecord]:
@@ -242,3 +253,14 @@ class RunStore:
     def count_labels(self) -> dict[tuple[str, str], int]:
         rows = self.conn.execute("SELECT task, outcome, COUNT(*) AS n FROM labels GROUP BY task, outcome")
         return {(r["task"], r["outcome"]): r["n"] for r in rows}
+
+    def put_task(self, name: str, prompt_hash: str, schema_hash: str, student_prompt: str, teacher_prompt: str,
+                 schema: dict) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO tasks VALUES (?, ?, ?, ?, ?, ?)",
+                          (prompt_hash, schema_hash, name, student_prompt, teacher_prompt,
+                           json.dumps(schema, ensure_ascii=False)))
+
+    def tasks(self) -> dict[tuple[str, str], sqlite3.Row]:
+        """(prompt_hash, schema_hash) -> the task definition labels were made with."""
+        rows = self.conn.execute("SELECT * FROM tasks")
+        return {(r["prompt_hash"], r["schema_hash"]): r for r in rows}

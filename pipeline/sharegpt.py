@@ -1,0 +1,126 @@
+"""Labels -> LLaMA-Factory ShareGPT records, with the checks that keep training from crashing.
+
+LLaMA-Factory counts ``<image>`` tags against the images list, and cuts over-long samples at
+``cutoff_len`` even through image tokens ("Image features and image tokens do not match"): both
+are prevented here, before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+# LLaMA-Factory's placeholder tags: a literal one in label text would break its tag/media count check.
+MEDIA_TAGS = ("<image>", "<video>", "<audio>")
+IMAGE_TOKENS = {"gemma3": 256}  # Gemma 3 sees 896x896 as 256 soft tokens, whatever the page size
+_TEMPLATE_OVERHEAD_TOKENS = 16   # turn markers, bos/eos
+
+
+def label_text(label: dict) -> str:
+    """The assistant turn: the label as JSON, with media tags escaped (JSON still decodes them back).
+
+    >>> text = label_text({"markdown": "a <image> tag"})
+    >>> "<image>" in text, json.loads(text)["markdown"]
+    (False, 'a <image> tag')
+    """
+    text = json.dumps(label, ensure_ascii=False)
+    for tag in MEDIA_TAGS:
+        text = text.replace(tag, "\\u003c" + tag[1:])
+    return text
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately high token estimate (3 UTF-8 bytes per token: Arabic letters are 2 bytes and
+    tokenise worse than English), so a sample kept here is never cut by LLaMA-Factory.
+
+    >>> estimate_tokens("abcdef"), estimate_tokens("مرحبا")
+    (2, 4)
+    """
+    return math.ceil(len(text.encode("utf-8")) / 3)
+
+
+def image_tokens(template: str, width: int, height: int) -> int:
+    """Image tokens the student spends on one page (Qwen-VL style templates: one per 28x28 patch).
+
+    >>> image_tokens("gemma3", 1187, 1536), image_tokens("qwen2_vl", 896, 1176)
+    (256, 1344)
+    """
+    if template in IMAGE_TOKENS:
+        return IMAGE_TOKENS[template]
+    return math.ceil(width / 28) * math.ceil(height / 28)
+
+
+@dataclass(frozen=True)
+class Sample:
+    split: str
+    task: str
+    doc_id: str
+    page_index: int
+    image: str            # relative to the dataset folder
+    prompt: str
+    answer: str
+    tokens: int
+
+    def record(self, system_prompt: str | None = None) -> dict:
+        record = {"conversations": [{"from": "human", "value": "<image>" + self.prompt},
+                                    {"from": "gpt", "value": self.answer}],
+                  "images": [self.image]}
+        if system_prompt:
+            record["system"] = system_prompt
+        return record
+
+
+def place_image(source: Path, target: Path, max_side: int | None) -> None:
+    """Put a page image into the dataset: resized copy when asked, else hard link (copy across disks)."""
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    if max_side:
+        image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise FileNotFoundError(f"cannot read page image {source}")
+        scale = max_side / max(image.shape[:2])
+        if scale < 1:
+            image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                               interpolation=cv2.INTER_AREA)
+        params = [cv2.IMWRITE_JPEG_QUALITY, 90] if target.suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        ok, data = cv2.imencode(target.suffix, image, params)
+        if not ok:
+            raise OSError(f"cannot encode {target}")
+        tmp.write_bytes(data.tobytes())
+    else:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def dataset_info_entry(file_name: str, with_system: bool) -> dict:
+    columns = {"messages": "conversations", "images": "images"}
+    if with_system:
+        columns["system"] = "system"
+    return {"file_name": file_name, "formatting": "sharegpt", "columns": columns,
+            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+                     "system_tag": "system"}}
+
+
+def merge_dataset_info(path: Path, entries: dict[str, dict]) -> None:
+    """Add or replace our entries in dataset_info.json, keeping every other entry as it was."""
+    existing: dict = {}
+    if path.exists():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc}); fix or delete it") from exc
+    existing.update(entries)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(existing, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,96 @@
+"""The offline teacher itself: pages in, ``content`` and ``metadata`` labels (or NO_TEXT_LAYER) out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pymupdf
+
+from pipeline.pdfio import PdfOpenError, open_pdf
+from pipeline.tasks import Task
+from pipeline.teachers.base import PageInput, Reply, ReplyStatus, Teacher, TeacherConfigError, register
+from pipeline.teachers.textlayer.content import content_label
+from pipeline.teachers.textlayer.metadata import metadata_label
+from pipeline.teachers.textlayer.page import read_page
+from pipeline.teachers.textlayer.parts import PageFacts
+
+SUPPORTED_TASKS = ("content", "metadata")
+
+
+@register
+class TextLayerTeacher(Teacher):
+    """Labels content and metadata from the PDF's own text layer; no network, no key."""
+
+    name = "textlayer"
+    default_model = "pymupdf-textlayer-1"   # version of these extraction rules: part of each label's identity
+    api_key_env = ()
+    is_cloud = False
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self._doc: pymupdf.Document | None = None
+        self._doc_id: str | None = None
+        self._facts_key: tuple | None = None
+        self._facts: PageFacts | None = None
+
+    def check_tasks(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            if task.name not in SUPPORTED_TASKS:
+                raise TeacherConfigError(f"the textlayer teacher can only label content and metadata; "
+                                         f"use an API teacher for task {task.name}")
+
+    def generation_params(self) -> dict:
+        return {}  # no sampling: the answer depends only on the PDF and the rules' version (the model name)
+
+    def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
+        self.check_tasks([task])
+        try:
+            facts = self._page_facts(page)
+        except Exception as exc:  # noqa: BLE001 - a per-page failure must come back as a Reply
+            # SERVER_ERROR is the closest status for a local failure: a retry will not help, but the
+            # label stage records the page as failed with this reason and the run goes on.
+            return Reply(status=ReplyStatus.SERVER_ERROR, detail=f"text layer cannot be read: {exc}")
+        if facts.no_text:
+            return Reply(status=ReplyStatus.NO_TEXT_LAYER, detail=facts.no_text)
+        try:
+            if task.name == "content":
+                label = content_label(facts)
+            else:
+                label = metadata_label(facts, page.pdf_metadata or {})
+            data = task.model.model_validate(label.model_dump(mode="json")).model_dump(mode="json")
+        except Exception as exc:  # noqa: BLE001 - same reasoning as above
+            return Reply(status=ReplyStatus.SERVER_ERROR, detail=f"{task.name} label cannot be built: {exc}")
+        return Reply(status=ReplyStatus.COMPLETE, text=json.dumps(data, ensure_ascii=False), data=data,
+                     finish_reason="STOP", tokens_in=0, tokens_out=0)
+
+    def _page_facts(self, page: PageInput) -> PageFacts:
+        key = (page.doc_id, page.page_index, str(page.source))
+        if self._facts_key == key and self._facts is not None:
+            return self._facts  # both tasks of one page are asked one after the other
+        if page.source is None:
+            raise ValueError("no source PDF was given (PageInput.source)")
+        doc = self._document(page.doc_id, Path(page.source), page.passwords)
+        if not 0 <= page.page_index < doc.page_count:
+            raise ValueError(f"page {page.page_index} is out of range (the PDF has {doc.page_count} pages)")
+        others = tuple(doc.load_page(i) for i in (page.page_index - 1, page.page_index + 1) if 0 <= i < doc.page_count)
+        self._facts = read_page(doc.load_page(page.page_index), others)
+        self._facts_key = key
+        return self._facts
+
+    def _document(self, doc_id: str, source: Path, passwords) -> pymupdf.Document:
+        if self._doc is not None and self._doc_id == doc_id:
+            return self._doc
+        self.close()
+        try:
+            self._doc = open_pdf(source, tuple(passwords or ()))
+        except PdfOpenError as exc:
+            raise ValueError(exc.detail) from exc
+        self._doc_id = doc_id
+        return self._doc
+
+    def close(self) -> None:
+        if self._doc is not None:
+            self._doc.close()
+        self._doc = self._doc_id = None
+        self._facts = self._facts_key = None
