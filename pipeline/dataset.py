@@ -9,6 +9,8 @@ a manifest. Records are streamed, so memory holds one record at a time, not the 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -18,9 +20,8 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.config import ConfigError
-from pipeline.records import PageRecord, PageStatus
-from pipeline.sharegpt import (Sample, dataset_info_entry, estimate_tokens, image_tokens, label_text,
-                               merge_dataset_info, place_image)
+from pipeline.sharegpt import (TEMPLATE_OVERHEAD_TOKENS, Sample, dataset_info_entry, escape_media_tags,
+                               estimate_tokens, image_tokens, merge_dataset_info, place_image)
 from pipeline.split import assign_splits, group_documents, leakage, near_duplicate_pairs
 from pipeline.stats import SplitStats
 from pipeline.store import RunStore
@@ -58,55 +59,64 @@ class DatasetConfig:
             raise ConfigError("--max-image-side must be >= 64")
 
 
+@dataclass(frozen=True)
+class PageInfo:
+    image_path: str
+    width: int
+    height: int
+    phash: str
+
+
 @dataclass
 class Collected:
-    samples: list[tuple[PageRecord, str, dict, str]] = field(default_factory=list)  # page, task, label, prompt
+    pages: dict[tuple[str, int], PageInfo] = field(default_factory=dict)
+    samples: list[tuple[str, int, str, str, str]] = field(default_factory=list)  # doc, page, task, label, prompt
     dropped: Counter = field(default_factory=Counter)     # reason -> count
     task_meta: dict[str, dict] = field(default_factory=dict)
     teachers: Counter = field(default_factory=Counter)
 
 
 def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
-    """Each page's newest valid label per task; everything else counted as dropped_<reason>."""
-    pages = {(p.doc_id, p.page_index): p for p in store.iter_pages(PageStatus.RENDERED)}
-    tasks = store.tasks()
-    newest: dict[tuple[str, int, str], object] = {}
+    """Each page's newest valid label per task; everything else counted as dropped_<reason>.
+
+    Label JSON stays text: it was written by ``json.dumps(ensure_ascii=False)``, exactly the
+    assistant turn's format, so decoding and re-encoding it would only cost time.
+    """
+    out = Collected(pages={(r[0], r[1]): PageInfo(r[2], r[3], r[4], r[5]) for r in store.rendered_page_rows()})
+    prompts = {key: row["student_prompt"] for key, row in store.tasks().items()}
+    newest: dict[tuple[str, int, str], sqlite3.Row] = {}
     failed: dict[tuple[str, int, str], str] = {}
-    for label in store.iter_labels():
-        if cfg.tasks and label.task not in cfg.tasks:
+    for row in store.label_rows():
+        if (cfg.tasks and row["task"] not in cfg.tasks) or (cfg.teacher and row["teacher"] != cfg.teacher):
             continue
-        if cfg.teacher and label.teacher != cfg.teacher:
-            continue
-        key = (label.doc_id, label.page_index, label.task)
-        if label.outcome == "ok":
-            newest[key] = label   # ordered by created_at: the last one wins
+        key = (row["doc_id"], row["page_index"], row["task"])
+        if row["outcome"] == "ok":
+            newest[key] = row   # oldest first: the last one wins
         else:
-            failed[key] = label.outcome
-    out = Collected()
+            failed[key] = row["outcome"]
     for key, outcome in failed.items():
         if key not in newest:
             out.dropped[f"outcome_{outcome}"] += 1
-    for (doc_id, page_index, task), label in sorted(newest.items()):
-        page = pages.get((doc_id, page_index))
-        definition = tasks.get((label.prompt_hash, label.schema_hash))
-        if page is None:
+    for (doc_id, page_index, task), row in sorted(newest.items()):
+        prompt = prompts.get((row["prompt_hash"], row["schema_hash"]))
+        if (doc_id, page_index) not in out.pages:
             out.dropped["page_not_rendered"] += 1
-            continue
-        if definition is None:
+        elif prompt is None:
             out.dropped["task_definition_missing"] += 1
-            continue
-        out.samples.append((page, task, label.label, definition["student_prompt"]))
-        out.teachers[f"{label.teacher}/{label.model}"] += 1
-        out.task_meta.setdefault(task, {"prompt_hash": label.prompt_hash, "schema_hash": label.schema_hash})
+        else:
+            out.samples.append((doc_id, page_index, task, row["label_json"], prompt))
+            out.teachers[f"{row['teacher']}/{row['model']}"] += 1
+            out.task_meta.setdefault(task, {"prompt_hash": row["prompt_hash"], "schema_hash": row["schema_hash"]})
     if cfg.tasks:
-        missing = set(cfg.tasks) - {t for _, t, _, _ in out.samples} - {k[2] for k in failed}
+        missing = set(cfg.tasks) - {s[2] for s in out.samples} - {k[2] for k in failed}
         if missing:
             raise ConfigError(f"the run has no labels for task(s) {', '.join(sorted(missing))}")
     return out
 
 
-def split_documents(store: RunStore, cfg: DatasetConfig, doc_ids: set[str]) -> tuple[dict[str, str], dict]:
+def split_documents(store: RunStore, cfg: DatasetConfig, collected: Collected) -> tuple[dict[str, str], dict]:
     """doc_id -> split, and the leakage report."""
+    doc_ids = {s[0] for s in collected.samples}
     forced: set[str] = set()
     if cfg.val_pdfs:
         by_name: dict[str, set[str]] = defaultdict(set)
@@ -118,8 +128,7 @@ def split_documents(store: RunStore, cfg: DatasetConfig, doc_ids: set[str]) -> t
         if unknown:
             raise ConfigError(f"--val-pdfs: {', '.join(unknown)} not among the run's labelled documents")
         forced = set().union(*(by_name[n] for n in cfg.val_pdfs))
-    hashes = [(p.doc_id, p.phash) for p in store.iter_pages(PageStatus.RENDERED) if p.doc_id in doc_ids]
-    pairs = near_duplicate_pairs(hashes)
+    pairs = near_duplicate_pairs((doc, info.phash) for (doc, _), info in collected.pages.items() if doc in doc_ids)
     groups = group_documents(doc_ids, pairs)
     val_fraction = 0.0 if cfg.val_pdfs else cfg.val_fraction
     split_of = assign_splits(groups, val_fraction, cfg.test_fraction, cfg.seed, forced)
@@ -129,22 +138,40 @@ def split_documents(store: RunStore, cfg: DatasetConfig, doc_ids: set[str]) -> t
 
 
 def iter_samples(collected: Collected, split_of: dict[str, str], cfg: DatasetConfig) -> Iterator[Sample]:
-    for page, task, label, prompt in collected.samples:
-        answer = label_text(label)
-        tokens = (image_tokens(cfg.template, page.width, page.height) + estimate_tokens(prompt)
-                  + estimate_tokens(answer) + 16)
-        yield Sample(split_of[page.doc_id], task, page.doc_id, page.page_index, page.image_path, prompt, answer,
-                     tokens)
+    prompt_tokens: dict[str, int] = {}
+    for doc_id, page_index, task, label_json, prompt in collected.samples:
+        page = collected.pages[(doc_id, page_index)]
+        answer = escape_media_tags(label_json)
+        if prompt not in prompt_tokens:
+            prompt_tokens[prompt] = estimate_tokens(prompt)
+        tokens = image_tokens(cfg.template, page.width, page.height) + prompt_tokens[prompt] + \
+            estimate_tokens(answer) + TEMPLATE_OVERHEAD_TOKENS
+        yield Sample(split_of[doc_id], task, doc_id, page_index, page.image_path, prompt, answer, tokens)
+
+
+def dataset_image_path(run_image: str, resized: bool) -> str:
+    """Where a run's page image goes in the dataset: 256 shard folders by hash prefix, so a million
+    pages make 256 folders, not one per document (creating folders is the slow part of this loop).
+
+    >>> dataset_image_path("images/0a1b2c3d4e5f6a7b/p0001.png", resized=True)
+    'images/0a/0a1b2c3d4e5f6a7b_p0001.jpg'
+    """
+    _, doc, name = run_image.split("/")
+    if resized and name.endswith(".png"):
+        name = name[:-4] + ".jpg"
+    return f"images/{doc[:2]}/{doc}_{name}"
 
 
 def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
     """Build the dataset folder; returns the summary (also written as stats.json and manifest.json)."""
     started = time.perf_counter()
     collected = collect(store, cfg)
-    split_of, leak = split_documents(store, cfg, {p.doc_id for p, _, _, _ in collected.samples})
+    split_of, leak = split_documents(store, cfg, collected)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     stats = SplitStats()
     dropped = Counter(collected.dropped)
+    made_dirs: set[str] = set()
+    run_dir, out_dir = f"{cfg.run_dir}/", f"{cfg.out_dir}/"
     with ExitStack() as files:
         writers: dict[str, _JsonArrayWriter] = {}
 
@@ -157,17 +184,20 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
             if sample.tokens > cfg.cutoff_len:
                 dropped["too_long_for_cutoff_len"] += 1
                 continue
-            source = cfg.run_dir / sample.image
-            if not source.is_file():
+            image = dataset_image_path(sample.image, bool(cfg.max_image_side))
+            folder = image.rpartition("/")[0]
+            if folder not in made_dirs:
+                os.makedirs(out_dir + folder, exist_ok=True)
+                made_dirs.add(folder)
+            try:  # strings, not Paths: this loop runs once per record
+                place_image(run_dir + sample.image, out_dir + image, cfg.max_image_side)
+            except FileNotFoundError:
                 dropped["image_missing"] += 1
                 continue
-            target = Path(sample.image.replace(".png", ".jpg") if cfg.max_image_side else sample.image)
-            place_image(source, cfg.out_dir / target, cfg.max_image_side)
-            record = sample.record(cfg.system_prompt)
-            record["images"] = [target.as_posix()]
-            writer(f"{cfg.name}_{sample.split}").write(record)
+            line = sample.record_json(image, cfg.system_prompt)
+            writer(f"{cfg.name}_{sample.split}").write(line)
             if cfg.per_task:
-                writer(f"{cfg.name}_{sample.task}_{sample.split}").write(record)
+                writer(f"{cfg.name}_{sample.task}_{sample.split}").write(line)
             stats.add(sample, json.loads(sample.answer))
     entries = {stem: dataset_info_entry(f"{stem}.json", bool(cfg.system_prompt)) for stem in sorted(writers)}
     merge_dataset_info(cfg.out_dir / "dataset_info.json", entries)
@@ -201,8 +231,8 @@ class _JsonArrayWriter:
         self.fh.write("[")
         return self
 
-    def write(self, record: dict) -> None:
-        self.fh.write(("\n" if self.count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
+    def write(self, line: str) -> None:
+        self.fh.write(("\n" if self.count == 0 else ",\n") + line)
         self.count += 1
 
     def __exit__(self, exc_type, *exc) -> None:

@@ -21,7 +21,7 @@ DEFAULT_PRESET = "gemma3"
 FORBIDDEN_KEYS = {"image_do_pan_and_scan": "it crashes LLaMA-Factory 0.9.5"}
 GROUPS = {
     "model": ("model_name_or_path", "adapter_name_or_path", "trust_remote_code", "quantization_bit",
-              "quantization_method", "image_max_pixels", "image_min_pixels"),
+              "quantization_method", "image_max_pixels", "image_min_pixels", "infer_backend"),
     "method": ("stage", "do_train", "do_predict", "predict_with_generate", "finetuning_type", "lora_rank",
                "lora_alpha", "lora_dropout", "lora_target", "freeze_vision_tower", "freeze_multi_modal_projector",
                "freeze_language_model"),
@@ -30,9 +30,10 @@ GROUPS = {
     "output": ("output_dir", "logging_steps", "save_steps", "plot_loss", "overwrite_output_dir",
                "save_only_model", "report_to", "run_name"),
     "train": ("per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs",
-              "max_steps", "lr_scheduler_type", "warmup_ratio", "bf16", "fp16", "use_cpu", "seed"),
+              "max_steps", "lr_scheduler_type", "warmup_ratio", "bf16", "fp16", "use_cpu", "seed", "deepspeed"),
     "eval": ("per_device_eval_batch_size", "eval_strategy", "eval_steps", "max_new_tokens", "temperature",
              "do_sample"),
+    "export": ("export_dir", "export_size", "export_device", "export_legacy_format"),
 }
 
 
@@ -98,6 +99,58 @@ def predict_config(train: dict, eval_dataset: str, max_new_tokens: int = 4096) -
                    "output_dir": f"{train['output_dir']}/predict", "overwrite_output_dir": True,
                    "per_device_eval_batch_size": 1, "max_new_tokens": max_new_tokens, "report_to": "none"})
     return config
+
+
+# What generation and merging need from the training YAML: the same model, template and adapter.
+_INFERENCE_KEYS = ("model_name_or_path", "trust_remote_code", "image_max_pixels", "image_min_pixels", "template",
+                   "finetuning_type")
+
+
+def export_config(train: dict) -> dict:
+    """``llamafactory-cli export``: merge the trained adapter into the base model (a plain HF folder for vLLM).
+
+    Merging needs the unquantized base: a QLoRA adapter is merged into the bf16 model, never into a
+    4-bit one (LLaMA-Factory refuses "Cannot merge adapters to a quantized model").
+
+    >>> export_config({"model_name_or_path": "m", "template": "gemma3", "finetuning_type": "lora",
+    ...                "quantization_bit": 4, "output_dir": "saves/x"})["export_dir"]
+    'saves/x/merged'
+    """
+    config = {k: train[k] for k in _INFERENCE_KEYS if k in train}
+    config.update({"adapter_name_or_path": train["output_dir"], "export_dir": f"{train['output_dir']}/merged",
+                   "export_size": 5, "export_device": "cpu", "export_legacy_format": False})
+    return config
+
+
+def api_config(train: dict) -> dict:
+    """``API_PORT=8000 llamafactory-cli api``: an OpenAI-compatible server of base model + adapter
+    (what ``python -m pipeline.evaluate --endpoint`` and the openai-compatible teacher talk to)."""
+    config = {k: train[k] for k in (*_INFERENCE_KEYS, "quantization_bit", "quantization_method") if k in train}
+    config.update({"adapter_name_or_path": train["output_dir"], "infer_backend": "huggingface"})
+    return config
+
+
+DEEPSPEED_STAGES = (2, 3)
+
+
+def deepspeed_config(stage: int) -> dict:
+    """A ZeRO-2/3 DeepSpeed JSON whose sizes defer to the Trainer ("auto"), as LLaMA-Factory ships them."""
+    if stage not in DEEPSPEED_STAGES:
+        raise ConfigError(f"--deepspeed must be one of {', '.join(map(str, DEEPSPEED_STAGES))}, got {stage}")
+    zero: dict = {"stage": stage, "overlap_comm": False, "contiguous_gradients": True,
+                  "reduce_bucket_size": "auto"}
+    if stage == 2:
+        zero.update({"allgather_partitions": True, "allgather_bucket_size": 5e8, "reduce_scatter": True,
+                     "round_robin_gradients": True})
+    else:
+        zero.update({"sub_group_size": 1e9, "stage3_prefetch_bucket_size": "auto",
+                     "stage3_param_persistence_threshold": "auto", "stage3_max_live_parameters": 1e9,
+                     "stage3_max_reuse_distance": 1e9, "stage3_gather_16bit_weights_on_model_save": True})
+    return {"train_batch_size": "auto", "train_micro_batch_size_per_gpu": "auto",
+            "gradient_accumulation_steps": "auto", "gradient_clipping": "auto", "zero_allow_untested_optimizer": True,
+            "fp16": {"enabled": "auto", "loss_scale": 0, "loss_scale_window": 1000, "initial_scale_power": 16,
+                     "hysteresis": 2, "min_loss_scale": 1},
+            "bf16": {"enabled": "auto"}, "zero_optimization": zero}
 
 
 def to_yaml(config: dict, header: str) -> str:

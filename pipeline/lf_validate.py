@@ -17,8 +17,10 @@ class ValidationFailed(ConfigError):
     """LLaMA-Factory's parser rejected the configuration."""
 
 
-def validate(config: dict) -> str:
+def validate(config: dict, kind: str = "train") -> str:
     """'validated by LLaMA-Factory X' or 'validation skipped (...)'; raises ValidationFailed.
+
+    ``kind`` picks the parser: "train" (train and predict YAMLs) or "infer" (export and api YAMLs).
 
     Uses the parser's pure key/type check: it needs no model, dataset, GPU or network, and has no
     side effects on the output folder (the full ``get_train_args`` would resume from checkpoints).
@@ -28,7 +30,7 @@ def validate(config: dict) -> str:
         # LLaMA-Factory's loggers write to stdout, which belongs to our --json summary.
         with contextlib.redirect_stdout(sys.stderr):
             import llamafactory
-            from llamafactory.hparams.parser import _parse_train_args
+            from llamafactory.hparams.parser import _parse_infer_args, _parse_train_args
     except Exception as exc:  # not installed, or a broken torch: the YAML is still written, unvalidated
         return (f"validation skipped: LLaMA-Factory not importable ({type(exc).__name__}); "
                 "install the train extra: pip install -e '.[train]'")
@@ -40,9 +42,12 @@ def validate(config: dict) -> str:
             # The parser refuses bf16 without a GPU; the YAML is for the GPU box, so check the rest.
             checked.update(bf16=False, fp16=False)
             note = " (bf16/fp16 not checked: no GPU here)"
+    if checked.pop("deepspeed", None):
+        # TrainingArguments would import DeepSpeed and read the JSON: both belong to the GPU box.
+        note += " (deepspeed file not checked here)"
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            _parse_train_args(checked)
+            (_parse_infer_args if kind == "infer" else _parse_train_args)(checked)
     except (ValueError, TypeError) as exc:
         said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValidationFailed(f"LLaMA-Factory rejects the YAML: {said}") from exc

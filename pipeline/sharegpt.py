@@ -19,20 +19,21 @@ import cv2
 # LLaMA-Factory's placeholder tags: a literal one in label text would break its tag/media count check.
 MEDIA_TAGS = ("<image>", "<video>", "<audio>")
 IMAGE_TOKENS = {"gemma3": 256}  # Gemma 3 sees 896x896 as 256 soft tokens, whatever the page size
-_TEMPLATE_OVERHEAD_TOKENS = 16   # turn markers, bos/eos
+TEMPLATE_OVERHEAD_TOKENS = 16    # turn markers, bos/eos
 
 
-def label_text(label: dict) -> str:
-    """The assistant turn: the label as JSON, with media tags escaped (JSON still decodes them back).
+def escape_media_tags(label_json: str) -> str:
+    """The assistant turn: label JSON with media tags escaped (JSON still decodes them back).
 
-    >>> text = label_text({"markdown": "a <image> tag"})
+    >>> text = escape_media_tags(json.dumps({"markdown": "a <image> tag"}))
     >>> "<image>" in text, json.loads(text)["markdown"]
     (False, 'a <image> tag')
     """
-    text = json.dumps(label, ensure_ascii=False)
+    if "<" not in label_json:  # the common case, checked once
+        return label_json
     for tag in MEDIA_TAGS:
-        text = text.replace(tag, "\\u003c" + tag[1:])
-    return text
+        label_json = label_json.replace(tag, "\\u003c" + tag[1:])
+    return label_json
 
 
 def estimate_tokens(text: str) -> int:
@@ -56,50 +57,63 @@ def image_tokens(template: str, width: int, height: int) -> int:
     return math.ceil(width / 28) * math.ceil(height / 28)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sample:
     split: str
     task: str
     doc_id: str
     page_index: int
-    image: str            # relative to the dataset folder
+    image: str            # relative to the run folder
     prompt: str
-    answer: str
-    tokens: int
+    answer: str           # the label as JSON text
+    tokens: int           # estimated length: image tokens + prompt + answer
 
-    def record(self, system_prompt: str | None = None) -> dict:
-        record = {"conversations": [{"from": "human", "value": "<image>" + self.prompt},
-                                    {"from": "gpt", "value": self.answer}],
-                  "images": [self.image]}
-        if system_prompt:
-            record["system"] = system_prompt
-        return record
+    def record_json(self, image: str, system_prompt: str | None = None) -> str:
+        """The record as one JSON line, assembled from encoded strings (this runs once per record).
+
+        >>> json.loads(Sample("train", "t", "d", 0, "a.jpg", "Read it.", '{"x": 1}', 300).record_json("a.jpg"))
+        {'conversations': [{'from': 'human', 'value': '<image>Read it.'}, {'from': 'gpt', 'value': '{"x": 1}'}], \
+'images': ['a.jpg']}
+        """
+        system = f', "system": {_string(system_prompt)}' if system_prompt else ""
+        return (f'{{"conversations": [{{"from": "human", "value": {_string("<image>" + self.prompt)}}}, '
+                f'{{"from": "gpt", "value": {_string(self.answer)}}}], "images": [{_string(image)}]{system}}}')
 
 
-def place_image(source: Path, target: Path, max_side: int | None) -> None:
-    """Put a page image into the dataset: resized copy when asked, else hard link (copy across disks)."""
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    if max_side:
-        image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise FileNotFoundError(f"cannot read page image {source}")
-        scale = max_side / max(image.shape[:2])
-        if scale < 1:
-            image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-                               interpolation=cv2.INTER_AREA)
-        params = [cv2.IMWRITE_JPEG_QUALITY, 90] if target.suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
-        ok, data = cv2.imencode(target.suffix, image, params)
-        if not ok:
-            raise OSError(f"cannot encode {target}")
-        tmp.write_bytes(data.tobytes())
-    else:
+# json.dumps(text, ensure_ascii=False) for a str, minus its Python-level dispatch (once per field per record).
+_string = json.encoder.encode_basestring
+
+
+def place_image(source: str, target: str, max_side: int | None) -> None:
+    """Put a page image into the dataset: resized copy when asked, else hard link (copy across disks).
+    The target's folder must exist. Paths are strings: this runs once per record. A missing source
+    raises FileNotFoundError (the caller counts it: no separate existence check)."""
+    if not max_side:
         try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
+            os.link(source, target)  # atomic by itself: the name appears whole or not at all
+        except FileExistsError:
+            pass
+        except OSError:  # another file system: copy, then rename into place
+            shutil.copyfile(source, f"{target}.{os.getpid()}.tmp")
+            os.replace(f"{target}.{os.getpid()}.tmp", target)
+        return
+    if os.path.exists(target):
+        return
+    image = cv2.imread(source, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise FileNotFoundError(f"cannot read page image {source}")
+    scale = max_side / max(image.shape[:2])
+    if scale < 1:
+        image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                           interpolation=cv2.INTER_AREA)
+    suffix = os.path.splitext(target)[1]
+    params = [cv2.IMWRITE_JPEG_QUALITY, 90] if suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    ok, data = cv2.imencode(suffix, image, params)
+    if not ok:
+        raise OSError(f"cannot encode {target}")
+    tmp = f"{target}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data.tobytes())
     os.replace(tmp, target)
 
 

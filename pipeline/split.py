@@ -12,16 +12,19 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable
 
+import numpy as np
+
 HASH_BITS = 256
-MAX_HAMMING = 12    # of 256 bits (under 5%): a re-encode or a stamp, not another page
+MAX_HAMMING = 9     # of 256 bits (3.5%): a re-encode or a stamp, not another page
 MIN_INFO_BITS = 8   # blank or near-blank pages hash to almost all zeros: they say nothing about identity
-# Pigeonhole: two hashes within 12 bits agree exactly on at least one of 13 bands, so candidate
-# pairs come from band buckets instead of comparing every pair of pages.
-_BAND_COUNT = MAX_HAMMING + 1
-# A band value shared by this many pages is layout, not identity (white margins, a letterhead every
-# page of a folder carries): comparing all its members would cost O(n^2) for nothing.
+# Pigeonhole: two hashes within 9 bits agree exactly on at least one of 10 disjoint bands, so
+# candidate pairs come from pages sharing a band value (found by sorting, in NumPy) instead of
+# comparing every pair of pages. Bands are whole bytes: 32 bytes in 10 bands of 3 or 4, wide
+# enough that unrelated pages rarely share one by chance.
+_BANDS = tuple((32 * i // (MAX_HAMMING + 1), 32 * (i + 1) // (MAX_HAMMING + 1)) for i in range(MAX_HAMMING + 1))
+# A band value shared by this many pages is layout, not identity (a letterhead every page of a
+# folder carries): comparing all its members would cost O(n^2) for nothing.
 _MAX_BUCKET = 256
-_BANDS = tuple((HASH_BITS * i // _BAND_COUNT, HASH_BITS * (i + 1) // _BAND_COUNT) for i in range(_BAND_COUNT))
 
 
 class _UnionFind:
@@ -51,26 +54,40 @@ def near_duplicate_pairs(pages: Iterable[tuple[str, str]], max_hamming: int = MA
     ...                              ("e", "0" * 63 + "1"), ("f", "0" * 63 + "1")]))
     [('a', 'b')]
     """
-    buckets: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
+    docs, hexes = [], []
     for doc_id, phash in pages:
-        if len(phash) * 4 != HASH_BITS:
-            continue
-        value = int(phash, 16)
-        if MIN_INFO_BITS > value.bit_count() or value.bit_count() > HASH_BITS - MIN_INFO_BITS:
-            continue
-        for band, (lo, hi) in enumerate(_BANDS):
-            mask = (1 << (hi - lo)) - 1
-            part = (value >> lo) & mask
-            if part not in (0, mask):  # a blank (or solid) strip of the page matches everything
-                buckets[(band, part)].append((doc_id, value))
+        if len(phash) == HASH_BITS // 4:
+            docs.append(doc_id)
+            hexes.append(phash)
+    if not docs:
+        return set()
+    bits = np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint8).reshape(len(docs), HASH_BITS // 8)
+    ones = np.unpackbits(bits, axis=1).sum(axis=1)
+    kept = np.flatnonzero((ones >= MIN_INFO_BITS) & (ones <= HASH_BITS - MIN_INFO_BITS))
+    values: dict[int, int] = {}
     pairs: set[tuple[str, str]] = set()
-    for members in buckets.values():
-        if not 2 <= len(members) <= _MAX_BUCKET or len({d for d, _ in members}) < 2:
-            continue
-        for i, (doc_a, hash_a) in enumerate(members):
-            for doc_b, hash_b in members[i + 1:]:
-                if doc_a != doc_b and (hash_a ^ hash_b).bit_count() <= _allowed(hash_a, hash_b, max_hamming):
-                    pairs.add((min(doc_a, doc_b), max(doc_a, doc_b)))
+    for lo, hi in _BANDS:
+        key = np.zeros(len(kept), dtype=np.uint32)
+        for column in range(lo, hi):
+            key = (key << 8) | bits[kept, column]
+        full = (1 << (8 * (hi - lo))) - 1
+        useful = np.flatnonzero((key != 0) & (key != full))  # a blank (or solid) strip matches everything
+        order = useful[np.argsort(key[useful], kind="stable")]
+        sorted_keys = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        for start, end in zip(starts[(ends - starts) >= 2], ends[(ends - starts) >= 2]):
+            if end - start > _MAX_BUCKET:
+                continue
+            members = [int(kept[i]) for i in order[start:end]]
+            for i, a in enumerate(members):
+                for b in members[i + 1:]:
+                    if docs[a] == docs[b]:
+                        continue
+                    hash_a = values.setdefault(a, int(hexes[a], 16))
+                    hash_b = values.setdefault(b, int(hexes[b], 16))
+                    if (hash_a ^ hash_b).bit_count() <= _allowed(hash_a, hash_b, max_hamming):
+                        pairs.add((min(docs[a], docs[b]), max(docs[a], docs[b])))
     return pairs
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 
@@ -18,21 +18,13 @@ def percentile(sorted_values: list[int], pct: float) -> int:
     return sorted_values[int(rank) - 1]
 
 
-def _filled(value) -> bool:
-    """
-    >>> [_filled(v) for v in (None, "", [], {}, 0, False, "x", [1])]
-    [False, False, False, False, True, True, True, True]
-    """
-    return value not in (None, "", [], {})
-
-
 @dataclass
 class _TaskStats:
     records: int = 0
     pages: set = field(default_factory=set)
     documents: set = field(default_factory=set)
     tokens: list[int] = field(default_factory=list)
-    filled: Counter = field(default_factory=Counter)
+    filled: dict[str, int] = field(default_factory=dict)  # field -> records where it is not null/empty
 
     def to_dict(self) -> dict:
         tokens = sorted(self.tokens)
@@ -52,10 +44,9 @@ class SplitStats:
         stats.pages.add((sample.doc_id, sample.page_index))
         stats.documents.add(sample.doc_id)
         stats.tokens.append(sample.tokens)
-        for key, value in label.items():
-            stats.filled[key] += 0  # every field appears in the coverage table, filled or not
-            if _filled(value):
-                stats.filled[key] += 1
+        filled = stats.filled
+        for key, value in label.items():  # every field appears in the coverage table, filled or not
+            filled[key] = filled.get(key, 0) + (value is not None and value != "" and value != [] and value != {})
 
     def to_dict(self) -> dict:
         out = {}

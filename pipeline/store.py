@@ -250,6 +250,17 @@ class RunStore:
         for row in self.conn.execute(query + " ORDER BY doc_id, page_index, task, created_at", args):
             yield LabelRecord.from_row(dict(row))
 
+    def rendered_page_rows(self) -> Iterator[sqlite3.Row]:
+        """Rendered pages as raw rows with what the dataset stage needs (no record objects: 100k+ rows)."""
+        yield from self.conn.execute("SELECT doc_id, page_index, image_path, width, height, phash FROM pages "
+                                     "WHERE status = ?", (PageStatus.RENDERED.value,))
+
+    def label_rows(self) -> Iterator[sqlite3.Row]:
+        """Labels as raw rows, oldest first, the label JSON left as text (the dataset stage copies it)."""
+        yield from self.conn.execute(
+            "SELECT doc_id, page_index, task, teacher, model, prompt_hash, schema_hash, outcome, label_json "
+            "FROM labels ORDER BY created_at")
+
     def count_labels(self) -> dict[tuple[str, str], int]:
         rows = self.conn.execute("SELECT task, outcome, COUNT(*) AS n FROM labels GROUP BY task, outcome")
         return {(r["task"], r["outcome"]): r["n"] for r in rows}

@@ -79,7 +79,8 @@ def records_by_split(out: Path, name: str = "docdistill") -> dict[str, list[dict
 
 
 def doc_of(record: dict) -> str:
-    return record["images"][0].split("/")[1]
+    """The document (first 16 hex of its hash) a record's image comes from: images/ab/<doc16>_p0001.jpg."""
+    return record["images"][0].rsplit("/", 1)[1].split("_")[0]
 
 
 def test_split_is_by_document_deterministic_and_leak_free(tmp_path):
@@ -197,6 +198,33 @@ def test_llamafactory_rejects_a_typo_before_anything_is_written(tmp_path):
     run_dir = make_run(tmp_path, tmp_path / "in")
     bad = build(run_dir, tmp_path / "ds", "--set", "lora_rnak=8", validate=True)
     assert bad.returncode == 2 and "lora_rnak" in bad.stderr and not (tmp_path / "ds").exists()
-    good = build(run_dir, tmp_path / "ds", "--val-fraction", "0.5", validate=True)
+    good = build(run_dir, tmp_path / "ds", "--val-fraction", "0.5", "--deepspeed", "3", validate=True)
     assert good.returncode == 0, good.stderr
-    assert json.loads(good.stdout)["validation"].startswith("validated by LLaMA-Factory 0.9.5")
+    summary = json.loads(good.stdout)
+    assert summary["validation"].startswith("validated by LLaMA-Factory 0.9.5")
+    assert set(summary["yaml"]) == {"train", "predict", "export", "api", "deepspeed"}
+    from pipeline.lf_validate import ValidationFailed, validate
+
+    export = yaml.safe_load((tmp_path / "ds" / "docdistill_export.yaml").read_text())
+    assert validate(export, "infer").startswith("validated")
+    with pytest.raises(ValidationFailed, match="export_sizee"):  # the export/api side has its own parser
+        validate({**export, "export_sizee": 3}, "infer")
+
+
+def test_export_api_and_deepspeed_files(tmp_path):
+    make_pdf(tmp_path / "in" / "a.pdf", text="alpha")
+    make_pdf(tmp_path / "in" / "b.pdf", text="beta beta")
+    run_dir = make_run(tmp_path, tmp_path / "in")
+    result = build(run_dir, tmp_path / "ds", "--val-fraction", "0.5", "--preset", "gemma3-qlora-all",
+                   "--deepspeed", "2")
+    assert result.returncode == 0, result.stderr
+    train = yaml.safe_load((tmp_path / "ds" / "docdistill.yaml").read_text())
+    export = yaml.safe_load((tmp_path / "ds" / "docdistill_export.yaml").read_text())
+    api_text = (tmp_path / "ds" / "docdistill_api.yaml").read_text()
+    api = yaml.safe_load(api_text)
+    assert export["adapter_name_or_path"] == api["adapter_name_or_path"] == train["output_dir"]
+    assert export["export_dir"] == f"{train['output_dir']}/merged" and "quantization_bit" not in export
+    assert api["quantization_bit"] == 4 and api["template"] == "gemma3" and "llamafactory-cli api" in api_text
+    ds = json.loads(Path(train["deepspeed"]).read_text())
+    assert train["deepspeed"].endswith("ds_z2_config.json") and ds["zero_optimization"]["stage"] == 2
+    assert "deepspeed" not in yaml.safe_load((tmp_path / "ds" / "docdistill_predict.yaml").read_text())

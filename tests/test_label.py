@@ -136,6 +136,20 @@ def test_changed_prompt_or_model_relabels_only_what_it_affects(tmp_path, monkeyp
         assert "Invoice 42" in stub.requests[-1].prompt_text
 
 
+def test_custom_receipt_task_is_labelled_and_validated(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    cfg = render(tmp_path, pages=2)
+    receipt = {"menu": [{"nm": "KOPI O", "cnt": "2", "price": "3.00"}],
+               "sub_total": {"subtotal_price": "3.00", "discount_price": None, "service_price": None, "tax_price": None},
+               "total": {"total_price": "3.00", "cashprice": "5.00", "changeprice": "2.00", "creditcardprice": None}}
+    answers = [Behaviour.ok(receipt), Behaviour.ok({"menu": [{"price": "1"}]}), Behaviour.ok({"menu": "x"})]
+    with ProviderStub(lambda request: answers.pop(0)) as stub:
+        summary, labels = label(cfg, "gemini", stub.url, tasks=("receipt",))
+        assert "menu" in json.dumps(stub.requests[0].schema)  # the JSON Schema file reached the provider
+    assert labels[(0, "receipt")].label == receipt
+    assert labels[(1, "receipt")].outcome == "invalid" and "menu" in labels[(1, "receipt")].detail  # after repair
+
+
 def distill(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pipeline.distill", *args, "--json", "--no-progress"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env=env)

@@ -1,5 +1,6 @@
 """The whole loop on CPU, offline: distill -> build_dataset -> a real `llamafactory-cli train` on a tiny
-random Gemma 3 -> the generated predict YAML writes generated_predictions.jsonl.
+random Gemma 3 -> the generated export YAML merges the adapter -> the generated predict YAML writes
+generated_predictions.jsonl.
 
 The generated YAMLs are used as they are, with only the overrides a user would give for this model
 and this machine (--set on build_dataset; key=value after the YAML for the generation length).
@@ -60,6 +61,11 @@ def test_distill_build_train_predict(tmp_path):
     eval_losses = [e["eval_loss"] for e in history if "eval_loss" in e]
     assert len(losses) == 3 and all(math.isfinite(x) for x in losses), history
     assert eval_losses and all(math.isfinite(x) for x in eval_losses), history
+
+    export_yaml = tmp_path / "ds" / "docdistill_export.yaml"
+    run([*cli[:3], "export", str(export_yaml)], tmp_path, tmp_path / "export.log")
+    merged = Path(yaml.safe_load(export_yaml.read_text())["export_dir"])
+    assert (merged / "config.json").is_file() and list(merged.glob("*.safetensors")), list(merged.iterdir())
 
     predict_yaml = tmp_path / "ds" / "docdistill_predict.yaml"
     run([*cli, str(predict_yaml), "max_new_tokens=8"], tmp_path, tmp_path / "predict.log")
