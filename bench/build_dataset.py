@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -102,15 +101,24 @@ def ours(run_dir: Path, out: Path) -> int:
     return sum(s["records"] for s in summary["splits"].values())
 
 
+def memory_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process. Not getrusage's ru_maxrss: Linux carries that
+    across exec, so a child would report the parent's peak from the (untimed) setup."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def child(variant: str, run_dir: Path) -> dict:
     import pipeline.dataset  # noqa: F401  imports (OpenCV, NumPy) are not the work being measured
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = memory_mb("VmRSS")
     out = run_dir.parent / f"ds-{variant}"
     started = time.perf_counter()
     records = (baseline if variant == "baseline" else ours)(run_dir, out)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = memory_mb("VmHWM")
     return {"variant": variant, "records": records, "seconds": round(seconds, 2),
             "records_per_s": round(records / seconds), "peak_rss_mb": round(peak), "rss_before_mb": round(before)}
 

