@@ -21,8 +21,9 @@ demo: $(VENV)/.installed-dev
 	$(PY) -m pipeline.distill data/samples --out $(RUN) --teacher textlayer
 	$(PY) -m pipeline.build_dataset $(RUN) --out $(DATASET)
 
-# Tests need the train extra too: one of them really runs llamafactory-cli train on a tiny Gemma 3.
-test: $(VENV)/.installed-dev,train
+# Tests need the train extra (one of them really runs llamafactory-cli train on a tiny Gemma 3) and
+# the wandb extra (run logging is tested offline, WANDB_MODE=offline).
+test: $(VENV)/.installed-dev,train,wandb
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-dev

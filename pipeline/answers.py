@@ -34,6 +34,7 @@ class Outcome(str, Enum):
     SERVER_ERROR = "server_error"
     TIMEOUT = "timeout"
     CONNECTION_ERROR = "connection_error"
+    REJECTED = "rejected"              # a batch provider refused this one request (4xx line in its error file)
 
 
 # A rerun sends these again by itself: nothing was learnt about the page, only about the provider.

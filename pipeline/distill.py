@@ -13,15 +13,19 @@ import json
 import sys
 from pathlib import Path
 
+from pipeline.batch import BATCH_TEACHERS, BatchConfig, BatchSummary, format_batch, run_batch
 from pipeline.config import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PIXELS, ENHANCE_METHODS, IMAGE_FORMATS, \
     ConfigError, RenderConfig, RenderRunConfig
+from pipeline.cost import load_prices
 from pipeline.label import LabelConfig, LabelSummary, label_pages
 from pipeline.pdfio import load_passwords_file
 from pipeline.render import RenderSummary, render_folder
+from pipeline.shard import Shard
 from pipeline.store import RunStore, StoreError
 from pipeline.tasks import DEFAULT_TASKS, TaskError, resolve_tasks
 from pipeline.teachers import DEFAULT_TEACHER, TEACHER_NAMES, TeacherConfigError, TeacherFatalError, \
     TeacherSettings, make_teacher
+from pipeline.tracking import log_run, require_wandb
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +70,34 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--no-repair", action="store_true", help="no re-ask quoting validation errors")
     group.add_argument("--retry-failed", action="store_true",
                        help="send failed requests again (transient failures are always retried)")
+    group = parser.add_argument_group("scale, cost, privacy (API teachers)")
+    group.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    group.add_argument("--rpm", type=float, help="requests per minute, at most (your provider tier's limit)")
+    group.add_argument("--tpm", type=float, help="tokens per minute, at most (estimated before each request)")
+    group.add_argument("--max-attempts", type=int, default=5,
+                       help="tries per request on 429/5xx/timeouts (backoff with jitter, Retry-After honoured); "
+                            "also bounds re-asks of invalid answers at rising temperature (default 5)")
+    group.add_argument("--max-cost", type=float, metavar="USD",
+                       help="stop sending once spent + in-flight would exceed this many USD")
+    group.add_argument("--prices", type=Path, metavar="FILE",
+                       help="price table YAML (default: the one shipped with docdistill, pipeline/prices.yaml)")
+    group.add_argument("--dry-run", action="store_true",
+                       help="render, then print pages, estimated tokens and cost; send nothing")
+    group.add_argument("--allow-sensitive", action="store_true",
+                       help="send documents with personal data (emails, phones, IBANs, cards, national IDs) "
+                            "to a cloud teacher anyway")
+    group = parser.add_argument_group("batch, scale-out, tracking")
+    group.add_argument("--batch", action="store_true",
+                       help="label through the provider's Batch API (openai, gemini: half price, answers within "
+                            "24 h): collect finished jobs, submit the rest; rerun or --collect later")
+    group.add_argument("--collect", action="store_true", help="only collect finished batch jobs, submit nothing")
+    group.add_argument("--wait", action="store_true", help="with --batch/--collect: poll until every job is collected")
+    group.add_argument("--poll-interval", type=float, default=60.0, help="seconds between polls with --wait")
+    group.add_argument("--batch-size", type=int, help="requests per batch job (default: the provider's limit)")
+    group.add_argument("--shard", help="I/N: only this machine's part of the folder (by document content hash); "
+                                       "combine the run folders with python -m pipeline.merge")
+    group.add_argument("--wandb", metavar="PROJECT",
+                       help="log figures and sample labels to Weights & Biases (WANDB_MODE=offline works)")
     return parser
 
 
@@ -78,13 +110,22 @@ def render_config_from_args(args: argparse.Namespace) -> RenderRunConfig:
         jpeg_quality=args.jpeg_quality)
     by_name = load_passwords_file(args.passwords) if args.passwords else {}
     return RenderRunConfig(pdf_dir=args.pdf_dir, run_dir=args.out, render=render, workers=args.workers,
-                           passwords=tuple(args.password), passwords_by_name=by_name)
+                           passwords=tuple(args.password), passwords_by_name=by_name,
+                           shard=Shard.parse(args.shard) if args.shard else None)
 
 
 def teacher_settings_from_args(args: argparse.Namespace) -> TeacherSettings:
     return TeacherSettings(model=args.model, base_url=args.base_url, temperature=args.temperature,
                            max_output_tokens=args.max_output_tokens, timeout_s=args.timeout,
                            image_detail=args.image_detail, json_mode=args.json_mode)
+
+
+def label_config_from_args(args: argparse.Namespace) -> LabelConfig:
+    return LabelConfig(tasks=tuple(resolve_tasks(args.tasks or list(DEFAULT_TASKS))), anchor=args.anchor,
+                       repair=not args.no_repair, retry_failed=args.retry_failed, concurrency=args.concurrency,
+                       rpm=args.rpm, tpm=args.tpm, max_attempts=args.max_attempts, max_cost_usd=args.max_cost,
+                       prices=load_prices(args.prices) if args.prices else None,
+                       allow_sensitive=args.allow_sensitive, dry_run=args.dry_run)
 
 
 def format_render_summary(summary: RenderSummary) -> str:
@@ -107,7 +148,20 @@ def format_label_summary(summary: LabelSummary) -> str:
     data = summary.to_dict()
     lines = [f"label: teacher {summary.teacher} ({summary.model}), {summary.requests} request(s), "
              f"{summary.up_to_date} already done, {summary.seconds:.1f}s, "
-             f"tokens {summary.tokens_in} in / {summary.tokens_out} out"]
+             f"tokens {summary.tokens_in} in / {summary.tokens_out} out"
+             + (f", ${summary.cost_usd:.4f}" if summary.cost_usd is not None else "")
+             + (f", {summary.retries} retries" if summary.retries else "")]
+    if summary.estimate is not None:
+        e = summary.estimate
+        cost = f"${e['cost_usd']:.4f}" if e["cost_usd"] is not None else "unknown (no price for the model)"
+        lines.append(f"  dry run, nothing sent: {e['pages']} page(s), {e['requests']} request(s), "
+                     f"image tokens {e['image_tokens']} ({e['rule']}), prompt tokens {e['prompt_tokens']}, "
+                     f"output tokens ~{e['output_tokens_assumed']}; estimated cost {cost}")
+    if summary.stopped == "budget":
+        lines.append(f"  stopped at the --max-cost budget: {summary.left} left for the next run")
+    for item in summary.blocked:
+        lines.append(f"  sensitive_blocked {item['path']}: {', '.join(item['kinds'])} (not sent; --allow-sensitive "
+                     "sends it)")
     for task, outcomes in data["labels"].items():
         lines.append(f"  {task:<12} " + ", ".join(f"{o} {n}" for o, n in outcomes.items()))
     if summary.warnings:
@@ -119,24 +173,57 @@ def format_label_summary(summary: LabelSummary) -> str:
     return "\n".join(lines)
 
 
+def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
+    if not (args.batch or args.collect):
+        return None
+    if args.render_only:
+        raise ConfigError("--batch/--collect label pages: drop --render-only")
+    if args.teacher not in BATCH_TEACHERS:
+        raise ConfigError(f"--batch/--collect work with --teacher {' or '.join(BATCH_TEACHERS)}, not "
+                          f"{args.teacher!r} (a local or offline teacher has no Batch API: label online)")
+    return BatchConfig(submit=not args.collect, wait=args.wait, poll_interval_s=args.poll_interval,
+                       max_requests_per_job=args.batch_size)
+
+
+def _tracked_config(args: argparse.Namespace, teacher) -> dict:
+    """What W&B may see of the run's settings: chosen field by field (no passwords, no keys)."""
+    return {"teacher": teacher.name if teacher else None, "model": teacher.model if teacher else None,
+            "tasks": args.tasks or list(DEFAULT_TASKS), "longest_side": args.longest_side,
+            "format": args.image_format, "enhance": args.enhance, "anchor": args.anchor,
+            "batch": bool(args.batch or args.collect), "shard": args.shard}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     render_summary = label_summary = None
     try:
         cfg = render_config_from_args(args)
+        batch_cfg = _batch_config(args)
+        if args.wandb:
+            require_wandb()               # fails before any work, with the install hint
         teacher = None
         if not args.render_only:  # build the teacher first: a missing key fails before any work
-            label_cfg = LabelConfig(tasks=tuple(resolve_tasks(args.tasks or list(DEFAULT_TASKS))),
-                                    anchor=args.anchor, repair=not args.no_repair, retry_failed=args.retry_failed)
+            label_cfg = label_config_from_args(args)
             teacher = make_teacher(args.teacher, teacher_settings_from_args(args))
             teacher.check_tasks(list(label_cfg.tasks))
         with RunStore(cfg.run_dir) as store:
             render_summary = render_folder(cfg, store, progress=not args.no_progress)
             if teacher is not None:
                 try:
-                    label_summary = label_pages(cfg, label_cfg, store, teacher, progress=not args.no_progress)
+                    if batch_cfg is not None:
+                        label_summary = run_batch(cfg, label_cfg, batch_cfg, store, teacher)
+                    else:
+                        label_summary = label_pages(cfg, label_cfg, store, teacher, progress=not args.no_progress)
                 finally:
                     teacher.close()
+            if args.wandb:
+                try:
+                    log_run(args.wandb, store, {"render": render_summary.to_dict(),
+                                                **({"label": label_summary.to_dict()} if label_summary else {})},
+                            _tracked_config(args, teacher))
+                except Exception as exc:  # the run itself is done and stored: tracking must not undo it
+                    print(f"warning: W&B logging failed ({type(exc).__name__}: {exc}); the run is complete",
+                          file=sys.stderr)
     except (ConfigError, StoreError, TaskError, TeacherConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -153,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         print(format_render_summary(render_summary))
         if label_summary is not None:
             print(format_label_summary(label_summary))
+        if isinstance(label_summary, BatchSummary):
+            print(format_batch(label_summary))
     return 0
 
 

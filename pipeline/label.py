@@ -4,7 +4,11 @@ Each request has a content-addressed key (image bytes + task + prompt + schema +
 + generation parameters + anchoring). A key whose answer is stored is never sent again; answers
 that failed for a transient reason (429, 5xx, timeout) are sent again on the next run, and
 ``retry_failed`` re-sends the other failures too. Each answer is committed on its own, so a
-killed run loses at most the request in flight.
+killed run loses at most the requests in flight.
+
+Before anything goes to a teacher that runs off this machine, the privacy gate holds back every
+document with personal data in its text layer or file name (``sensitive_blocked``, with the
+kinds found) unless ``allow_sensitive``. The scheduler itself is ``pipeline.engine``.
 """
 
 from __future__ import annotations
@@ -12,21 +16,29 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from pipeline.answers import REPAIRABLE, TRANSIENT, Checked, Outcome, check_reply, repair_prompt
-from pipeline.config import RenderRunConfig
-from pipeline.pagetext import PageTextReader
-from pipeline.pdfio import candidate_passwords
+from pipeline.answers import TRANSIENT, Outcome
+from pipeline.asking import DEFAULT_LADDER, Answer, AskPolicy
+from pipeline.config import ConfigError, RenderRunConfig
+from pipeline.batch_store import pending_keys
+from pipeline.cost import CostMeter, PriceTable, load_prices
+from pipeline.engine import Job, LabelEngine
+from pipeline.estimate import estimate_jobs
+from pipeline.label_summary import LabelSummary, count_record
+from pipeline.pagesource import PageSources
+from pipeline.privacy import sends_off_machine
+from pipeline.ratelimit import RateLimiter
 from pipeline.records import LabelRecord, PageRecord, PageStatus
 from pipeline.store import RunStore
 from pipeline.tasks import Task
-from pipeline.teachers import PageInput, Reply, Teacher
+from pipeline.teachers import Teacher
 
-_MIME = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png"}
+SENSITIVE_BLOCKED = "sensitive_blocked"    # held back by the privacy gate; checked again on every run
+
+__all__ = ["LabelConfig", "LabelSummary", "request_key", "plan_requests", "plan_gated", "label_pages",
+           "SENSITIVE_BLOCKED"]
 
 
 @dataclass(frozen=True)
@@ -35,30 +47,32 @@ class LabelConfig:
     anchor: bool = False          # add a bounded text-layer excerpt to the teacher prompt
     repair: bool = True           # one re-ask quoting the validation errors for invalid answers
     retry_failed: bool = False    # send again every failed request, not only transient failures
+    concurrency: int = 1          # requests in flight (the CLI defaults to 8)
+    rpm: float | None = None      # requests per minute, None: no limit
+    tpm: float | None = None      # tokens per minute (estimated before, corrected after each call)
+    max_attempts: int = 1         # per request, transient retries included; also bounds the temperature ladder
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    ladder: tuple[float, ...] = DEFAULT_LADDER
+    max_cost_usd: float | None = None
+    prices: PriceTable | None = None   # None: the price table shipped with docdistill
+    allow_sensitive: bool = False
+    dry_run: bool = False         # estimate tokens and cost, send nothing
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= 256:
+            raise ConfigError(f"--concurrency must be 1..256, got {self.concurrency}")
+        if not 1 <= self.max_attempts <= 20:
+            raise ConfigError(f"--max-attempts must be 1..20, got {self.max_attempts}")
+        for flag, value in (("--rpm", self.rpm), ("--tpm", self.tpm), ("--max-cost", self.max_cost_usd)):
+            if value is not None and value <= 0:
+                raise ConfigError(f"{flag} must be > 0, got {value}")
+        if self.backoff_base_s < 0 or self.backoff_max_s < 0:
+            raise ConfigError("backoff delays must be >= 0")
 
-@dataclass
-class LabelSummary:
-    teacher: str = ""
-    model: str = ""
-    requests: int = 0                                  # calls to the teacher (repair re-asks included)
-    up_to_date: int = 0                                # (page, task) pairs already answered
-    outcomes: Counter = field(default_factory=Counter)  # "task:outcome" -> count, this run
-    warnings: Counter = field(default_factory=Counter)
-    tokens_in: int = 0
-    tokens_out: int = 0
-    failures: list[dict] = field(default_factory=list)  # {path, page, task, outcome, detail}
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        by_task: dict[str, dict[str, int]] = {}
-        for key, count in sorted(self.outcomes.items()):
-            task, outcome = key.split(":", 1)
-            by_task.setdefault(task, {})[outcome] = count
-        return {"teacher": self.teacher, "model": self.model, "requests": self.requests,
-                "up_to_date": self.up_to_date, "labels": by_task, "warnings": dict(self.warnings),
-                "tokens": {"in": self.tokens_in, "out": self.tokens_out},
-                "failures": self.failures, "seconds": round(self.seconds, 3)}
+    def policy(self) -> AskPolicy:
+        return AskPolicy(max_attempts=self.max_attempts, repair=self.repair, ladder=self.ladder,
+                         backoff_base_s=self.backoff_base_s, backoff_max_s=self.backoff_max_s)
 
 
 def request_key(image_sha256: str, task: Task, teacher: Teacher, anchor: bool) -> str:
@@ -70,11 +84,14 @@ def request_key(image_sha256: str, task: Task, teacher: Teacher, anchor: bool) -
 
 
 def _needs_request(stored: str | None, retry_failed: bool) -> bool:
-    if stored is None:
+    if stored is None or stored == SENSITIVE_BLOCKED:   # the gate decides again, with today's flags
         return True
     if stored == Outcome.OK.value:
         return False
-    return retry_failed or Outcome(stored) in TRANSIENT
+    try:
+        return retry_failed or Outcome(stored) in TRANSIENT
+    except ValueError:                                  # an outcome a newer docdistill wrote
+        return retry_failed
 
 
 def plan_requests(store: RunStore, cfg: LabelConfig, teacher: Teacher,
@@ -89,39 +106,64 @@ def plan_requests(store: RunStore, cfg: LabelConfig, teacher: Teacher,
                 summary.up_to_date += 1
 
 
-class _Sources:
-    """Where each document's PDF is now, and its passwords (kept in memory only)."""
-
-    def __init__(self, run_cfg: RenderRunConfig, store: RunStore):
-        self.run_cfg, self.store = run_cfg, store
-        self._cache: dict[str, tuple[Path | None, tuple[str, ...], dict, str]] = {}
-
-    def get(self, doc_id: str) -> tuple[Path | None, tuple[str, ...], dict, str]:
-        if doc_id not in self._cache:
-            row = self.store.get_document(doc_id)
-            paths = self.store.document_paths(doc_id) or [row["path"]]
-            found = next((self.run_cfg.pdf_dir / p for p in paths if (self.run_cfg.pdf_dir / p).is_file()), None)
-            rel = paths[0]
-            passwords = tuple(candidate_passwords(rel, self.run_cfg.passwords_by_name, self.run_cfg.passwords))
-            self._cache[doc_id] = (found, passwords, json.loads(row["pdf_metadata"]), row["path"])
-        return self._cache[doc_id]
+def _record(job: Job, teacher: Teacher, outcome: str, **kw) -> LabelRecord:
+    return LabelRecord(request_key=job.key, doc_id=job.page.doc_id, page_index=job.page.page_index,
+                       task=job.task.name, teacher=teacher.name, model=teacher.model,
+                       prompt_hash=job.task.prompt_hash, schema_hash=job.task.schema_hash, outcome=outcome,
+                       params=teacher.generation_params(), created_at=time.time(), **kw)
 
 
-def ask_checked(teacher: Teacher, task: Task, page: PageInput, page_text: str | None,
-                repair: bool) -> tuple[Reply, Checked, int]:
-    """Ask once, and once more quoting the errors if the answer has the wrong shape."""
-    prompt = task.teacher_prompt(page.anchor_text)
-    reply = teacher.ask(page, task, prompt)
-    checked = check_reply(task, reply, page_text)
-    if not (repair and checked.outcome in REPAIRABLE):
-        return reply, checked, 1
-    second = teacher.ask(page, task, repair_prompt(prompt, reply.text, checked))
-    second_checked = check_reply(task, second, page_text)
-    second.tokens_in += reply.tokens_in
-    second.tokens_out += reply.tokens_out
-    if second_checked.outcome is Outcome.OK:
-        second_checked.warnings.insert(0, "repaired")
-    return second, second_checked, 2
+def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg: LabelConfig,
+                   store: RunStore | None, summary: LabelSummary) -> list[Job]:
+    """Hold back documents with personal data from an off-machine teacher; returns the jobs to send.
+
+    Each held-back (page, task) is stored as ``sensitive_blocked`` (kinds only, never values)
+    unless ``store`` is None (a dry run writes nothing).
+    """
+    if cfg.allow_sensitive or not sends_off_machine(teacher):
+        return jobs
+    kinds_by_doc = {doc_id: sources.personal_data(doc_id) for doc_id in dict.fromkeys(j.page.doc_id for j in jobs)}
+    for doc_id, kinds in kinds_by_doc.items():
+        if kinds:
+            summary.blocked.append({"path": sources.document(doc_id).rel, "kinds": kinds})
+    keep = []
+    for job in jobs:
+        kinds = kinds_by_doc[job.page.doc_id]
+        if not kinds:
+            keep.append(job)
+            continue
+        record = _record(job, teacher, SENSITIVE_BLOCKED, detail=", ".join(kinds), attempts=0)
+        if store is not None:
+            with store.transaction():
+                store.put_label(record)
+        count_record(summary, record, sources.document(job.page.doc_id).rel)
+    return keep
+
+
+def plan_gated(run_cfg: RenderRunConfig, store: RunStore, cfg: LabelConfig, teacher: Teacher,
+               summary: LabelSummary, record: bool = True) -> list[tuple[PageRecord, Task, str]]:
+    """``plan_requests`` through the privacy gate: what may be sent to ``teacher`` now (batch mode too).
+
+    Held-back (page, task) pairs are stored as ``sensitive_blocked`` (unless ``record`` is False)
+    and listed in ``summary.blocked``.
+    """
+    jobs = [Job(page, task, key) for page, task, key in plan_requests(store, cfg, teacher, summary)]
+    sources = PageSources(run_cfg, store)
+    try:
+        jobs = gate_sensitive(jobs, sources, teacher, cfg, store if record else None, summary)
+    finally:
+        sources.close()
+    return [(job.page, job.task, job.key) for job in jobs]
+
+
+def _price_for(cfg: LabelConfig, teacher: Teacher):
+    prices = cfg.prices or load_prices()
+    price = prices.get(teacher.model) if teacher.name != "textlayer" else None
+    if cfg.max_cost_usd is not None and price is None and teacher.name != "textlayer":
+        where = prices.path or "the price table"
+        raise ConfigError(f"--max-cost needs a price for model {teacher.model!r}: add it to {where} "
+                          "(input/output USD per 1M tokens) and pass it with --prices")
+    return price
 
 
 def label_pages(run_cfg: RenderRunConfig, cfg: LabelConfig, store: RunStore, teacher: Teacher,
@@ -130,49 +172,59 @@ def label_pages(run_cfg: RenderRunConfig, cfg: LabelConfig, store: RunStore, tea
     started = time.perf_counter()
     summary = LabelSummary(teacher=teacher.name, model=teacher.model)
     teacher.check_tasks(list(cfg.tasks))
-    with store.transaction():
-        for task in cfg.tasks:
-            store.put_task(task.name, task.prompt_hash, task.schema_hash, task.student_prompt,
-                           task.teacher_template, task.model.model_json_schema())
-    todo = list(plan_requests(store, cfg, teacher, summary))
-    sources = _Sources(run_cfg, store)
-    bar = _progress_bar(progress, len(todo))
-    with PageTextReader() as texts:
-        for page, task, key in todo:
-            source, passwords, pdf_metadata, rel = sources.get(page.doc_id)
-            page_text = texts.text(page.doc_id, source, passwords, page.page_index)
-            image = (run_cfg.run_dir / page.image_path).read_bytes()
-            page_input = PageInput(page.doc_id, page.page_index, image, _MIME[page.image_path.rsplit(".", 1)[-1]],
-                                   source=source, passwords=passwords, pdf_metadata=pdf_metadata,
-                                   anchor_text=page_text if cfg.anchor else None)
-            reply, checked, attempts = ask_checked(teacher, task, page_input, page_text, cfg.repair)
-            record = LabelRecord(
-                request_key=key, doc_id=page.doc_id, page_index=page.page_index, task=task.name,
-                teacher=teacher.name, model=teacher.model, prompt_hash=task.prompt_hash,
-                schema_hash=task.schema_hash, outcome=checked.outcome.value, params=teacher.generation_params(),
-                finish_reason=reply.finish_reason, tokens_in=reply.tokens_in, tokens_out=reply.tokens_out,
-                attempts=attempts, raw_text=reply.text, label=checked.data, warnings=checked.warnings,
-                detail=checked.errors, created_at=time.time())
-            with store.transaction():
-                store.put_label(record)
-            _count(summary, record, rel)
-            bar.set_postfix_str(f"failed {len(summary.failures)}", refresh=False)
-            bar.update(1)
-    bar.close()
-    summary.seconds = time.perf_counter() - started
+    price = _price_for(cfg, teacher)
+    summary.price_source = f"{price.source} (as of {price.as_of})" if price else ""
+    if not cfg.dry_run:
+        with store.transaction():
+            for task in cfg.tasks:
+                store.put_task(task.name, task.prompt_hash, task.schema_hash, task.student_prompt,
+                               task.teacher_template, task.model.model_json_schema())
+    in_batches = pending_keys(store)  # waiting in a --batch job: paid for there, collected by --collect
+    jobs = [Job(page, task, key) for page, task, key in plan_requests(store, cfg, teacher, summary)
+            if key not in in_batches]
+    summary.in_batch_jobs = len(in_batches)
+    sources = PageSources(run_cfg, store)
+    try:
+        jobs = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
+        if cfg.dry_run:
+            summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price)
+            summary.seconds = time.perf_counter() - started
+            return summary
+        _run_engine(jobs, sources, cfg, store, teacher, price, summary, progress)
+    finally:
+        sources.close()
+        summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _count(summary: LabelSummary, record: LabelRecord, rel_path: str) -> None:
-    summary.requests += record.attempts
-    summary.outcomes[f"{record.task}:{record.outcome}"] += 1
-    summary.tokens_in += record.tokens_in
-    summary.tokens_out += record.tokens_out
-    for warning in record.warnings:
-        summary.warnings[warning.split(":")[0] if warning.startswith("salvaged") else warning] += 1
-    if record.outcome != Outcome.OK.value:
-        summary.failures.append({"path": rel_path, "page": record.page_index + 1, "task": record.task,
-                                 "outcome": record.outcome, "detail": record.detail[:300]})
+def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: RunStore, teacher: Teacher,
+                price, summary: LabelSummary, progress: bool) -> None:
+    meter = CostMeter(price, cfg.max_cost_usd)
+    bar = _progress_bar(progress, len(jobs))
+    answered = [0]
+
+    def on_answer(job: Job, answer: Answer) -> None:
+        reply, checked = answer.reply, answer.checked
+        record = _record(job, teacher, checked.outcome.value, finish_reason=reply.finish_reason,
+                         tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, attempts=answer.requests,
+                         raw_text=reply.text, label=checked.data, warnings=checked.warnings, detail=checked.errors)
+        with store.transaction():
+            store.put_label(record)
+        count_record(summary, record, sources.document(job.page.doc_id).rel)
+        answered[0] += 1
+        bar.set_postfix_str(summary.progress_text(engine.stats, meter.spent), refresh=False)
+        bar.update(1)
+
+    # The offline teacher reads PDFs with MuPDF, which is not thread-safe (and it is CPU-bound anyway).
+    concurrency = 1 if teacher.name == "textlayer" else cfg.concurrency
+    engine = LabelEngine(teacher, cfg.policy(), concurrency, RateLimiter(cfg.rpm, cfg.tpm), meter,
+                         prepare=lambda job: sources.page_input(job.page, cfg.anchor), on_answer=on_answer)
+    try:
+        engine.run(jobs)
+    finally:
+        bar.close()
+        summary.absorb(engine.stats, meter.spent if price else None)
+        summary.left = len(jobs) - answered[0]
 
 
 def _progress_bar(enabled: bool, total: int):

@@ -212,9 +212,16 @@ class _Server(ThreadingHTTPServer):
 class ProviderStub:
     """Context manager: a threaded HTTP server on 127.0.0.1:<free port> speaking both APIs."""
 
-    def __init__(self, responder: Responder | None = None, latency: float = 0.0):
+    def __init__(self, responder: Responder | None = None, latency: float = 0.0, rpm_limit: float | None = None,
+                 burst: float = 1.0):
+        """``latency``: seconds before each answer; ``rpm_limit``: requests per minute the stub accepts
+        (a token bucket holding ``burst`` seconds' worth), past which it answers 429 with Retry-After."""
         self.responder = responder or (lambda request: Behaviour.ok({}))
         self.latency = latency
+        self.rpm_limit = rpm_limit
+        self._bucket_size = max(1.0, (rpm_limit or 0) / 60.0 * burst)
+        self._bucket = (self._bucket_size, time.monotonic())
+        self.rejected = 0                      # requests answered 429 by the rpm limit
         self._requests: list[StubRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()     # wakes hanging handlers on exit
@@ -231,6 +238,22 @@ class ProviderStub:
     @property
     def openai_url(self) -> str:
         return self.url + "/v1"
+
+    def _over_limit(self) -> float | None:
+        """Seconds until the rpm limit admits a request, or None if this one is admitted (takes a token)."""
+        if not self.rpm_limit:
+            return None
+        rate = self.rpm_limit / 60.0
+        with self._lock:
+            level, then = self._bucket
+            now = time.monotonic()
+            level = min(self._bucket_size, level + (now - then) * rate)
+            if level >= 1.0:
+                self._bucket = (level - 1.0, now)
+                return None
+            self._bucket = (level, now)
+            self.rejected += 1
+            return (1.0 - level) / rate
 
     @property
     def requests(self) -> list[StubRequest]:
@@ -264,6 +287,11 @@ class ProviderStub:
             return 404, {"error": {"code": 404, "message": f"no route {path}", "status": "NOT_FOUND"}}, {}
         with self._lock:
             self._requests.append(req)
+        wait = self._over_limit()
+        if wait is not None:
+            behaviour = Behaviour.status(429, retry_after=f"{wait:.3f}", message="stub rate limit")
+            code, payload = (_gemini_reply if req.provider == "gemini" else _openai_reply)(behaviour, req)
+            return code, payload, {"Retry-After": behaviour.retry_after}
         if self.latency:
             self._stopping.wait(self.latency)
         behaviour = self.responder(req)
@@ -278,6 +306,7 @@ class ProviderStub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"        # keep-alive, as the real APIs do
+            disable_nagle_algorithm = True       # headers and body go out as two writes: no 40 ms stall
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 code, payload, headers = stub._handle(self)

@@ -184,7 +184,8 @@ def test_fatal_provider_errors_stop_the_run_and_keep_what_was_done(tmp_path):
     env = {**os.environ, "GEMINI_API_KEY": KEY}
     with ProviderStub(lambda request: answers.pop(0) if answers else valid_answer(request)) as stub:
         result = distill(str(tmp_path / "in"), "--out", str(tmp_path / "run"), "--teacher", "gemini",
-                         "--base-url", stub.url, "--task", "content", "--longest-side", "200", env=env)
+                         "--base-url", stub.url, "--task", "content", "--longest-side", "200",
+                         "--concurrency", "1", env=env)  # one at a time: the 3rd page is never sent
         assert result.returncode == 3 and "GEMINI_API_KEY" in result.stderr and len(stub.requests) == 2
     with RunStore(tmp_path / "run") as store:
         assert [l.outcome for l in store.iter_labels()] == ["ok"]

@@ -7,6 +7,7 @@ custom task's JSON Schema file into such a model, so custom tasks get the same t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any, Literal, Optional
@@ -23,11 +24,16 @@ def json_schema(model: type[BaseModel]) -> dict:
     return model.model_json_schema()
 
 
+# Both are cached per model class: generating a JSON Schema costs ~8 ms, and every request key
+# needs the hash (100k pages x 2 tasks would spend half an hour of CPU on it). Strings are
+# immutable, so callers cannot change the cached value; json_schema's dict is built anew each call.
+@functools.lru_cache(maxsize=64)
 def schema_text(model: type[BaseModel]) -> str:
     """Compact JSON Schema for the prompt (one line per top-level key would waste tokens)."""
     return json.dumps(json_schema(model), ensure_ascii=False, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=64)
 def schema_hash(model: type[BaseModel]) -> str:
     """Stable 16-hex hash of the schema: a changed schema re-labels its pages.
 

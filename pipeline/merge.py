@@ -1,0 +1,183 @@
+"""``python -m pipeline.merge RUN_DIR... --out RUN_DIR``: combine run folders (shards) into one.
+
+Each machine of a ``--shard i/N`` run writes its own run folder; merging them gives one folder
+that ``build_dataset`` reads like any single run. Documents, their paths, pages, labels, task
+definitions and pending batch jobs are combined and page images hard-linked (copied across
+disks). Conflicts are resolved by a fixed order, so the result does not depend on the order of
+the arguments and merging again changes nothing:
+
+- a label (same request key): ``ok`` beats a failure, then the newest, then the larger raw text;
+- a page: rendered (with its image present) beats failed, then the newest render;
+- a document: opened beats skipped, then the newest.
+
+The hash cache (``inputs``) is not merged: it is only a cache, and a resumed run rebuilds it.
+Exit codes: 0 merged, 2 bad input (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.batch_store import BATCH_TABLES, ensure_batch_tables
+from pipeline.config import ConfigError
+from pipeline.store import STORE_FILENAME, RunStore, StoreError
+
+# s = the source's row, m = the merged row already there; "wins" means s replaces m.
+_LABEL_WINS = ("(s.outcome = 'ok') > (m.outcome = 'ok') OR ((s.outcome = 'ok') = (m.outcome = 'ok') AND "
+               "(s.created_at > m.created_at OR (s.created_at = m.created_at AND s.raw_text > m.raw_text)))")
+_DOCUMENT_WINS = ("(s.status = 'ok') > (m.status = 'ok') OR ((s.status = 'ok') = (m.status = 'ok') AND "
+                  "(s.updated_at > m.updated_at OR (s.updated_at = m.updated_at AND s.path < m.path)))")
+
+
+@dataclass
+class MergeSummary:
+    sources: list[str] = field(default_factory=list)
+    out: str = ""
+    changed: Counter = field(default_factory=Counter)   # table -> rows added or replaced by this merge
+    images: Counter = field(default_factory=Counter)    # linked / copied / present / missing_in_source
+    totals: dict = field(default_factory=dict)          # the merged store afterwards
+
+    def to_dict(self) -> dict:
+        return {"sources": self.sources, "out": self.out, "changed": dict(sorted(self.changed.items())),
+                "images": dict(sorted(self.images.items())), "totals": self.totals}
+
+
+def _columns(store: RunStore, table: str, schema: str = "main") -> list[str]:
+    return [r["name"] for r in store.conn.execute(f"PRAGMA {schema}.table_info({table})")]
+
+
+def _shared_columns(store: RunStore, table: str) -> str:
+    source = set(_columns(store, table, "src"))
+    return ", ".join(c for c in _columns(store, table) if c in source)
+
+
+def _upsert(store: RunStore, table: str, key: str, wins: str | None) -> int:
+    """Copy the source's rows of one table into the merged store; returns rows added or replaced."""
+    cols = _shared_columns(store, table)
+    picked = ", ".join(f"s.{c}" for c in cols.split(", "))
+    if wins is None:               # rows are facts that never conflict (a path, a task definition)
+        sql = f"INSERT OR IGNORE INTO main.{table} ({cols}) SELECT {cols} FROM src.{table}"
+    else:
+        sql = (f"INSERT OR REPLACE INTO main.{table} ({cols}) SELECT {picked} FROM src.{table} s "
+               f"LEFT JOIN main.{table} m ON m.{key} = s.{key} WHERE m.{key} IS NULL OR {wins}")
+    before = store.conn.total_changes
+    store.conn.execute(sql)
+    return store.conn.total_changes - before
+
+
+def _place(source: Path, target: Path) -> str:
+    """Hard-link source to target (copy across disks); replace atomically. Returns how."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".merge-tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+        how = "linked"
+    except OSError:                # another file system, or links not supported
+        shutil.copy2(source, tmp)
+        how = "copied"
+    os.replace(tmp, target)
+    return how
+
+
+def _merge_pages(store: RunStore, src_dir: Path, out_dir: Path, summary: MergeSummary) -> None:
+    merged = {(r["doc_id"], r["page_index"]): r for r in store.conn.execute("SELECT * FROM main.pages")}
+    cols = _shared_columns(store, "pages").split(", ")
+    for row in store.conn.execute(f"SELECT {', '.join(cols)} FROM src.pages").fetchall():
+        rendered = row["status"] == "rendered"
+        image = src_dir / row["image_path"] if rendered else None
+        if rendered and not image.is_file():
+            summary.images["missing_in_source"] += 1
+            continue               # a page without its image would only be dropped later
+        current = merged.get((row["doc_id"], row["page_index"]))
+        rank = (rendered, row["updated_at"], row["image_sha256"])
+        if current is not None:
+            current_rank = (current["status"] == "rendered", current["updated_at"], current["image_sha256"])
+            if rank <= current_rank:
+                same = current["image_sha256"] == row["image_sha256"] and rendered
+                if same and not (out_dir / row["image_path"]).is_file():   # an earlier merge was cut short
+                    summary.images[_place(image, out_dir / row["image_path"])] += 1
+                continue
+        if rendered:
+            target = out_dir / row["image_path"]
+            if target.is_file() and os.path.samefile(image, target):
+                summary.images["present"] += 1
+            else:
+                summary.images[_place(image, target)] += 1
+        store.conn.execute(f"INSERT OR REPLACE INTO main.pages ({', '.join(cols)}) "
+                           f"VALUES ({', '.join('?' * len(cols))})", tuple(row))
+        summary.changed["pages"] += 1
+
+
+def merge_runs(sources: list[Path], out_dir: Path) -> MergeSummary:
+    """Merge run folders into out_dir (created, or merged into if it exists); raises ConfigError."""
+    sources = [Path(s) for s in sources]
+    if not sources:
+        raise ConfigError("give at least one run folder to merge")
+    for src in sources:
+        if not (src / STORE_FILENAME).is_file():
+            raise ConfigError(f"{src} is not a docdistill run folder (no {STORE_FILENAME}); "
+                              "give the --out folders of python -m pipeline.distill")
+        if out_dir.exists() and src.resolve() == out_dir.resolve():
+            raise ConfigError(f"--out {out_dir} is also a source: merge into a new folder")
+    summary = MergeSummary(sources=[str(s) for s in sources], out=str(out_dir))
+    for src in sources:            # every source opens as a store (schema version checked) before any write
+        RunStore(src).close()
+    with RunStore(out_dir) as store:
+        ensure_batch_tables(store)
+        for src in sources:
+            store.conn.execute("ATTACH DATABASE ? AS src", (str(src / STORE_FILENAME),))
+            try:
+                with store.transaction():
+                    summary.changed["documents"] += _upsert(store, "documents", "doc_id", _DOCUMENT_WINS)
+                    summary.changed["document_paths"] += _upsert(store, "document_paths", "", None)
+                    _merge_pages(store, src, out_dir, summary)
+                    summary.changed["labels"] += _upsert(store, "labels", "request_key", _LABEL_WINS)
+                    summary.changed["tasks"] += _upsert(store, "tasks", "", None)
+                    present = {r["name"] for r in store.conn.execute("SELECT name FROM src.sqlite_master")}
+                    for table in BATCH_TABLES:
+                        if table in present:
+                            summary.changed[table] += _upsert(store, table, "", None)
+            finally:
+                store.conn.execute("DETACH DATABASE src")
+        summary.totals = {"documents": len(store.documents()), "pages": store.count_pages(),
+                          "labels": {f"{t}:{o}": n for (t, o), n in sorted(store.count_labels().items())}}
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.merge", description=__doc__.splitlines()[0])
+    parser.add_argument("sources", nargs="+", type=Path, help="run folders to merge (e.g. one per --shard)")
+    parser.add_argument("--out", type=Path, required=True, help="merged run folder (created, or merged into)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        summary = merge_runs(args.sources, args.out)
+    except (ConfigError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False))
+        return 0
+    totals = summary.totals
+    print(f"merge: {len(summary.sources)} run folder(s) -> {summary.out}")
+    print("  changed: " + (", ".join(f"{t} {n}" for t, n in sorted(summary.changed.items()) if n) or "nothing"))
+    print("  images: " + (", ".join(f"{k} {n}" for k, n in sorted(summary.images.items())) or "none placed"))
+    print(f"  merged store: {totals['documents']} document(s), pages {totals['pages']}, "
+          f"labels {sum(totals['labels'].values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
