@@ -58,7 +58,8 @@ class EvalConfig:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="systems (scored on the same items):\n" + "\n".join(__doc__.splitlines()[6:10]))
+                                     epilog="systems (scored on the same items):\n"
+                                            + "\n".join(__doc__.splitlines()[6:10]))
     parser.add_argument("--references", type=Path, help="DATASET_DIR/<name>_val.json or a .jsonl of {id, image, "
                                                         "reference, task}")
     parser.add_argument("--predictions", type=Path, help="generated_predictions.jsonl (system 'student')")

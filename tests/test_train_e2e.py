@@ -73,3 +73,17 @@ def test_distill_build_train_predict(tmp_path):
     lines = [json.loads(x) for x in (predict_dir / "generated_predictions.jsonl").read_text().splitlines()]
     val_records = json.loads((tmp_path / "ds" / "docdistill_val.json").read_text())
     assert len(lines) == len(val_records) and all({"prompt", "predict", "label"} <= set(x) for x in lines)
+
+    # evaluate: the student's real predictions and the teacher's run, on the same validation pages; mine into ds/
+    evaluate_cmd = [sys.executable, "-m", "pipeline.evaluate",
+                    "--references", str(tmp_path / "ds" / "docdistill_val.json"), "--predictions",
+                    str(predict_dir / "generated_predictions.jsonl"),
+                    "--system", f"teacher=run:{tmp_path / 'run'}", "--out", str(tmp_path / "eval"),
+                    "--mine", str(tmp_path / "ds"), "--json"]
+    run(evaluate_cmd, REPO_ROOT, tmp_path / "evaluate.log")
+    result = json.loads((tmp_path / "evaluate.log").read_text().splitlines()[-1])
+    assert result["items"] == len(val_records) and result["lacking"] == {"student": 0, "teacher": 0}
+    assert result["systems"]["teacher"]["metrics"]["anls_star"] >= 0.99    # its own labels are the references
+    assert "fields.png" in (tmp_path / "eval" / "report.html").read_text()
+    info = json.loads((tmp_path / "ds" / "dataset_info.json").read_text())
+    assert "docdistill_train" in info and info["docdistill_mined_regression"]["num_samples"] >= 1
