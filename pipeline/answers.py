@@ -13,7 +13,7 @@ from enum import Enum
 
 from pydantic import ValidationError
 
-from pipeline.scripts import script_counts
+from pipeline.scripts import script_counts, strings_of
 from pipeline.tasks import Task
 from pipeline.teachers.base import Reply, ReplyStatus
 
@@ -87,16 +87,6 @@ def salvage_json(text: str) -> tuple[dict | None, str]:
     return None, "none"
 
 
-def _strings(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
-
-
 def foreign_scripts(data: dict, page_text: str | None) -> list[str]:
     """Scripts in the answer's values that the page does not contain (e.g. Chinese in an Arabic page).
 
@@ -111,7 +101,7 @@ def foreign_scripts(data: dict, page_text: str | None) -> list[str]:
     >>> foreign_scripts({"markdown": "Invoice قانون"}, "قانون رقم 12 لسنة 2003 بشأن العمل")
     []
     """
-    answer = script_counts(" ".join(_strings(data)))
+    answer = script_counts(" ".join(strings_of(data)))
     answer.pop("Latin", None)
     if page_text and len(page_text.strip()) >= 20:
         page = script_counts(page_text)

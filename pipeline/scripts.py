@@ -49,3 +49,20 @@ def script_counts(text: str) -> Counter:
     Counter({'Latin': 7, 'Arabic': 6})
     """
     return Counter(s for s in map(char_script, text) if s)
+
+
+def strings_of(value) -> list[str]:
+    """Every string (and number, as text) inside a JSON value.
+
+    >>> strings_of({"a": ["x", {"b": 2}], "c": None})
+    ['x', '2']
+    """
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_of(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_of(v)]
+    if value is None or isinstance(value, bool):
+        return []
+    return [str(value)]

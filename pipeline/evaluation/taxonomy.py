@@ -15,7 +15,7 @@ from itertools import chain
 from pipeline.evaluation.fields import Trace
 from pipeline.evaluation.parse import ParsedOutput
 from pipeline.evaluation.text import folded_tokens
-from pipeline.scripts import char_script
+from pipeline.scripts import char_script, strings_of
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _ECHO_MIN_CHARS = 24
@@ -35,23 +35,6 @@ class TaxonomyConfig:
     domain_keywords: tuple[str, ...] = ()
     repetition_ngram: int = 4
     repetition_threshold: int = 4
-
-
-def strings_of(value) -> list[str]:
-    """Every string (and number, as text) inside a JSON value.
-
-    >>> strings_of({"a": ["x", {"b": 2}], "c": None})
-    ['x', '2']
-    """
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in strings_of(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in strings_of(v)]
-    if value is None or isinstance(value, bool):
-        return []
-    return [str(value)]
 
 
 def scripts_in(text: str) -> set[str]:
