@@ -15,7 +15,6 @@ Targets (issue A): c >= 3x a; c(1 worker) >= 2/3 b; c(2 workers) >= 1.7x c(1 wor
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import resource
 import statistics

@@ -10,13 +10,8 @@ from pipeline import evaluate
 from pipeline.evaluation.endpoint import EndpointConfig, predict_endpoint
 from pipeline.evaluation.inputs import load_references, load_tasks
 from pipeline.evaluation.report_assets import number
-from tests.eval_fixtures import RECEIPT_PROMPT, receipt, use_scoring, write_page
+from tests.eval_fixtures import RECEIPT_PROMPT, receipt, write_page
 from tests.provider_stub import Behaviour, ProviderStub, scripted
-
-
-@pytest.fixture(autouse=True)
-def scoring(monkeypatch):
-    use_scoring(monkeypatch)
 
 
 @pytest.fixture

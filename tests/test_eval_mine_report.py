@@ -12,12 +12,7 @@ from pipeline.evaluation.inputs import load_references, load_tasks
 from pipeline.evaluation.mine import MineConfig, mine
 from pipeline.evaluation.report import write_report
 from pipeline.evaluation.systems import compare
-from tests.eval_fixtures import use_scoring, write_receipt_split
-
-
-@pytest.fixture(autouse=True)
-def scoring(monkeypatch):
-    use_scoring(monkeypatch)
+from tests.eval_fixtures import write_receipt_split
 
 
 @pytest.fixture

@@ -46,6 +46,18 @@ def test_repetition_loop():
     assert "repetition_loop" not in tags(json.dumps(ref), ref)
 
 
+def test_repetition_loop_in_arabic_is_reported_as_its_text():
+    from pipeline.evaluation.taxonomy import repeated_ngram
+
+    page = "قانون رقم ١٤ لسنة ٢٠٢٣ بشأن الضرائب"
+    looped = page + " " + "المادة الأولى من القانون " * 5
+    assert repeated_ngram([looped], [page], 4, 4) == "المادة الأولى من القانون"
+    # four more than the reference is the threshold: one fewer is not a loop
+    assert repeated_ngram([looped], [page + " المادة الأولى من القانون" * 2], 4, 4) is None
+    # the same words with other token boundaries are not the same n-gram
+    assert repeated_ngram(["ab c d e " * 2 + "a bc d e " * 3], [], 4, 4) is None
+
+
 def test_instruction_echo():
     echoed = "Extract the receipt fields as JSON.\n" + json.dumps(REF)
     assert "instruction_echo" in tags(echoed, prompt=PROMPT)

@@ -9,12 +9,7 @@ import pytest
 
 from pipeline import build_dataset, distill, evaluate
 from tests.conftest import make_pdf
-from tests.eval_fixtures import receipt, use_scoring, write_predictions, write_receipt_split
-
-
-@pytest.fixture(autouse=True)
-def scoring(monkeypatch):
-    use_scoring(monkeypatch)
+from tests.eval_fixtures import receipt, write_predictions, write_receipt_split
 
 
 def run_cli(capsys, *argv) -> tuple[int, dict | str]:

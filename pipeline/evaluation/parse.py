@@ -14,6 +14,7 @@ from dataclasses import dataclass
 _MAX_STARTS = 200  # candidate "{" positions tried before giving up on a long prose answer
 _FENCE_CLOSERS = ("```",)
 _SPECIAL = re.compile(r'["\\{}\[\]]')
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -106,14 +107,14 @@ def parse_output(text: str) -> ParsedOutput:
     tries = 0
     while start != -1 and tries < _MAX_STARTS:
         tries += 1
-        end = object_end(text, start)
-        if end is None:
-            truncated = True   # everything after an unclosed "{" belongs to it: no later object can close
-            break
-        try:
-            obj = json.loads(text[start:end])
+        try:   # a valid object parses in C and ends where the scanner would end it
+            obj, end = _DECODER.raw_decode(text, start)
         except (json.JSONDecodeError, RecursionError):
             obj = None
+            end = object_end(text, start)
+            if end is None:
+                truncated = True   # everything after an unclosed "{" belongs to it: no later object can close
+                break
         if isinstance(obj, dict):
             return ParsedOutput(obj, False, True, False, _strip_fence(text[end:], True),
                                 _strip_fence(text[:start], False))

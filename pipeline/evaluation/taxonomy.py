@@ -7,19 +7,19 @@ domain_leakage, hallucinated_keys, omitted_fields, digit_flip.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
+
+import numpy as np
 
 from pipeline.evaluation.fields import Trace
 from pipeline.evaluation.parse import ParsedOutput
-from pipeline.evaluation.text import folded_tokens
+from pipeline.evaluation.text import normalise
 from pipeline.scripts import char_script, strings_of
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_ECHO_MIN_CHARS = 24
-_MAX_ID_CHARS = 40     # digit flips are looked for in IDs, dates and amounts, not in page-long text   # a prompt line shorter than this could be written by chance
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
+_ECHO_MIN_CHARS = 24   # a prompt line shorter than this could be written by chance
+_MAX_ID_CHARS = 40     # digit flips are looked for in IDs, dates and amounts, not in page-long text
 
 
 @dataclass
@@ -37,6 +37,15 @@ class TaxonomyConfig:
     repetition_threshold: int = 4
 
 
+def _non_ascii(text: str) -> set[str]:
+    """The distinct non-ASCII characters of a text (deleting ASCII runs beats finding each other character).
+
+    >>> sorted(_non_ascii("a é b ق é"))
+    ['é', 'ق']
+    """
+    return set(_ASCII_RUN.sub("", text))
+
+
 def scripts_in(text: str) -> set[str]:
     """Non-Latin scripts whose letters occur in the text; fast: each distinct character looked up once.
 
@@ -45,31 +54,101 @@ def scripts_in(text: str) -> set[str]:
     """
     if text.isascii():
         return set()
-    scripts = {char_script(ch) for ch in set(_NON_ASCII.findall(text))}
+    scripts = set(map(char_script, _non_ascii(text)))
     return {s for s in scripts if s and s != "Latin"}
 
 
 def repeated_ngram(texts: list[str], reference_texts: list[str], n: int, threshold: int) -> str | None:
     """The n-gram that loops (occurs ``threshold`` more times than in the reference), or None.
 
+    Tokens are those of the normalised (case-folded, whitespace-split) texts, taken in order. The
+    n-grams occurring ``threshold`` times are found by hash (``ngram_keys``), most frequent first,
+    and each is then counted exactly in both texts: a hash collision can propose a wrong candidate,
+    never hide a loop or report a false one.
+
     >>> repeated_ngram(["the cat sat on " * 6], ["the cat sat on the mat"], 4, 4)
     'the cat sat on'
     >>> repeated_ngram(["a b c d a b c d"], [], 4, 4) is None
     True
+    >>> repeated_ngram(["x " * 9], ["x " * 6], 4, 4), repeated_ngram(["x " * 9], ["x " * 5], 4, 4)
+    (None, 'x x x x')
     """
-    tokens = list(chain.from_iterable(map(folded_tokens, texts)))
-    if len(tokens) < n * threshold:
+    answer = " ".join(filter(None, map(normalise, texts)))
+    encoded = answer.encode()
+    keys, starts, ends = ngram_keys(encoded, n)
+    if len(keys) < threshold:
         return None
-    grams = Counter(zip(*(tokens[i:] for i in range(n))))
-    if max(grams.values()) < threshold:
-        return None
-    candidates = sorted(((count, gram) for gram, count in grams.items() if count >= threshold), reverse=True)
-    ref_tokens = list(chain.from_iterable(map(folded_tokens, reference_texts)))
-    ref_grams = Counter(zip(*(ref_tokens[i:] for i in range(n))))   # only now: most answers have no candidate
-    for count, gram in candidates:
-        if count - ref_grams.get(gram, 0) >= threshold:
-            return " ".join(gram)
+    ranked = np.sort(keys)
+    if not (ranked[threshold - 1:] == ranked[:len(ranked) - threshold + 1]).any():
+        return None                             # most answers: no n-gram reaches the threshold at all
+    order = np.argsort(keys, kind="stable")     # stable: each key's first occurrence leads its run
+    reaching = np.flatnonzero(ranked[threshold - 1:] == ranked[:len(ranked) - threshold + 1])
+    run_starts = np.searchsorted(ranked, ranked[reaching], "left")
+    run_counts = np.searchsorted(ranked, ranked[reaching], "right") - run_starts
+    reference = None
+    for count, run_start in sorted(set(zip(run_counts.tolist(), run_starts.tolist())), key=lambda c: (-c[0], c[1])):
+        first = order[run_start]
+        gram = encoded[starts[first]:ends[first]].decode()
+        reference = reference if reference is not None else " ".join(filter(None, map(normalise, reference_texts)))
+        if _occurrences(gram, answer) - _occurrences(gram, reference) >= threshold:
+            return gram
     return None
+
+
+def _occurrences(gram: str, text: str) -> int:
+    """How often a run of whole tokens occurs in a normalised text, overlaps included.
+
+    >>> _occurrences("a a", "a a a ba a"), _occurrences("b c", "ab c b c")
+    (2, 1)
+    """
+    count, at = 0, text.find(gram)
+    while at != -1:
+        end = at + len(gram)
+        if (at == 0 or text[at - 1] == " ") and (end == len(text) or text[end] == " "):
+            count += 1
+        at = text.find(gram, at + 1)
+    return count
+
+
+_HASH_BASE = np.uint64(0x100000001B3)   # odd, so multiplying by its powers loses nothing mod 2**64
+_hash_powers = np.ones(1, dtype=np.uint64)
+
+
+def _powers(count: int) -> np.ndarray:
+    """_HASH_BASE ** 0 .. count - 1, mod 2**64 (numpy's uint64 arithmetic wraps), grown as needed."""
+    global _hash_powers
+    if len(_hash_powers) < count:
+        grown = np.full(max(count, 2 * len(_hash_powers)), _HASH_BASE, dtype=np.uint64)
+        grown[0] = 1
+        _hash_powers = np.cumprod(grown, dtype=np.uint64)
+    return _hash_powers[:count]
+
+
+def ngram_keys(text: bytes, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 64-bit key per run of ``n`` tokens of a normalised text (UTF-8), with its (start, end) byte offsets.
+
+    In numpy rather than a Counter of token tuples (~40 vs ~90 us on a 5 KB page): the key is
+    the polynomial hash of the run's bytes, made position-free (sum of b[s + k] * B ** (len + k))
+    from one prefix sum, so equal runs get equal keys.
+
+    >>> keys, starts, ends = ngram_keys(b"ab c ab c", 2)
+    >>> bool(keys[0] == keys[2]), bool(keys[0] == keys[1]), starts.tolist(), ends.tolist()
+    (True, False, [0, 3, 5], [4, 7, 9])
+    >>> len(ngram_keys(b"ab c d", 4)[0]), len(ngram_keys(b"", 1)[0])
+    (0, 0)
+    """
+    data = np.frombuffer(text, dtype=np.uint8)
+    spaces = np.flatnonzero(data == 32)         # normalised: tokens are split by exactly one space
+    windows = len(spaces) + 2 - n if text else 0
+    if windows <= 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty.astype(np.uint64), empty, empty
+    powers = _powers(len(data) + 1)
+    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
+    np.cumsum(data * powers[:-1], out=prefix[1:])
+    starts = np.concatenate(([0], spaces[:windows - 1] + 1))
+    ends = np.concatenate((spaces[n - 1:], [len(data)]))
+    return (prefix[ends] - prefix[starts]) * powers[len(data) - starts], starts, ends
 
 
 def echoes_prompt(text: str, prompt: str, reference_text: str) -> bool:
@@ -109,7 +188,7 @@ def new_scripts(answer: str, context: str) -> list[str]:
     """
     if answer.isascii():
         return []
-    unseen = {ch for ch in set(_NON_ASCII.findall(answer)) if ch not in context}
+    unseen = {ch for ch in _non_ascii(answer) if ch not in context}
     if not unseen:     # every non-ASCII character of the answer is in the context: so is its script
         return []
     candidates = {char_script(ch) for ch in unseen} - {None, "Latin"}

@@ -39,24 +39,16 @@ def distance(a: str, b: str) -> int:
     return Levenshtein.distance(a, b)
 
 
+@lru_cache(maxsize=16)
 def normalise(text: str) -> str:
-    """Case-folded, with every run of whitespace one space and the ends trimmed.
+    """Case-folded, with every run of whitespace one space and the ends trimmed; memoised: a long
+    page is normalised once per score, shared by ANLS and the repetition check.
 
     >>> normalise("  Total\\n  DUE ")
     'total due'
     """
-    return " ".join(folded_tokens(text))
-
-
-@lru_cache(maxsize=16)
-def folded_tokens(text: str) -> tuple[str, ...]:
-    """Case-folded whitespace-separated tokens, memoised: one long page is split once per score,
-    shared by ANLS and the repetition check.
-
-    >>> folded_tokens("Total  DUE\\n9.00")
-    ('total', 'due', '9.00')
-    """
-    return tuple((text.lower() if text.isascii() else text.casefold()).split())   # same result, lower() is faster
+    # lower() gives casefold()'s result on ASCII, faster
+    return " ".join((text.lower() if text.isascii() else text.casefold()).split())
 
 
 def anls(prediction: str, reference: str, threshold: float = ANLS_THRESHOLD) -> float:
