@@ -5,6 +5,12 @@ SDK teachers run in a thread pool of N. Everything that touches the run store or
 happens on the loop's thread, so the store keeps a single writer and each answer is its own
 transaction: a run killed at any moment loses only the requests in flight.
 
+Throughput: the loop's thread and the N SDK threads share one GIL, so whatever runs between an
+answer and the next request delays that slot. N worker coroutines each store an answer and send
+the next request in the same loop step, and the start-up heap is kept out of full collections
+for the run (``_freeze_heap``). At 0.2 s latency, 16 in flight, a run takes ~1.07x the ideal
+N x L / C (bench/teacher.py): mostly the SDK's own CPU per call, and the privacy gate's scan.
+
 Stopping: a TeacherFatalError (401/403/400) or a spent budget stops new requests at once;
 requests already in flight finish and their answers are stored; a (page, task) that would need
 another request is left for the next run (nothing is stored for it).
@@ -13,7 +19,8 @@ another request is left for the next run (nothing is stored for it).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -23,6 +30,21 @@ from pipeline.ratelimit import RateLimiter
 from pipeline.records import PageRecord
 from pipeline.tasks import Task
 from pipeline.teachers import PageInput, Reply, ReplyStatus, Teacher, TeacherFatalError
+
+
+def _freeze_heap() -> bool:
+    """Keep the objects alive now (modules, SDK clients, the plan) out of full collections.
+
+    The SDKs allocate enough per request to trigger a full collection every few hundred
+    requests; each walks the ~200k objects of the imported libraries and holds the GIL for
+    50-115 ms, stalling every request in flight. Frozen objects are only skipped by the
+    collector, never freed early; they are unfrozen when the run ends. Returns False (and
+    does nothing) when someone else already froze the heap: theirs to unfreeze.
+    """
+    if gc.get_freeze_count():
+        return False
+    gc.freeze()
+    return True
 
 
 @dataclass(frozen=True)
@@ -57,11 +79,14 @@ class LabelEngine:
     def run(self, jobs: Iterable[Job]) -> EngineStats:
         """Label every job; re-raises the TeacherFatalError that stopped the run, after storing the rest."""
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="teacher")
+        frozen = _freeze_heap()
         try:
             asyncio.run(self._run(jobs))
         finally:
             # A Ctrl-C leaves requests in the pool's threads: do not wait for their timeouts.
             self._pool.shutdown(wait=False, cancel_futures=True)
+            if frozen:
+                gc.unfreeze()
         if self.fatal is not None:
             raise self.fatal
         return self.stats
@@ -71,26 +96,29 @@ class LabelEngine:
             self.stats.stopped = reason
 
     async def _run(self, jobs: Iterable[Job]) -> None:
-        slots = asyncio.Semaphore(self.concurrency)
-        running: set[asyncio.Task] = set()
+        # N workers share one iterator: a worker that has stored an answer takes the next job and
+        # sends it in the same loop step. (One task per job, started by a feeder when a semaphore
+        # slot freed, took five loop steps from answer to next request, each queued behind the
+        # other answers ready and each a GIL hand-off: 4.5 ms on average at 16 in flight, now 3.)
+        pending = iter(jobs)
+        await asyncio.gather(*(self._worker(pending) for _ in range(self.concurrency)))
+
+    async def _worker(self, jobs: Iterator[Job]) -> None:
         for job in jobs:
-            await slots.acquire()
             if self.stats.stopped:
-                slots.release()
-                break
+                return
             # Prepared on this thread, just before it is needed: a 100k-page run holds N images.
             try:
                 page_input, page_text = self.prepare(job)
             except Exception as exc:       # e.g. a rendered image deleted since: stop, keep what is in flight
-                slots.release()
-                self.fatal = self.fatal or exc
-                self._stop("fatal")
-                break
-            task = asyncio.create_task(self._one(job, page_input, page_text))
-            running.add(task)
-            task.add_done_callback(lambda t: (running.discard(t), slots.release()))
-        if running:
-            await asyncio.gather(*running)
+                self._fail(exc)
+                return
+            await self._one(job, page_input, page_text)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.fatal is None:
+            self.fatal = exc
+        self._stop("fatal")
 
     async def _one(self, job: Job, page_input: PageInput, page_text: str | None) -> None:
         prompt = job.task.teacher_prompt(page_input.anchor_text)
@@ -107,12 +135,13 @@ class LabelEngine:
             return
         except Exception as exc:           # TeacherFatalError, or a bug: stop sending, store what is back
             self.stats.abandoned += 1
-            if self.fatal is None:
-                self.fatal = exc
-            self._stop("fatal")
+            self._fail(exc)
             return
         self.stats.retries += answer.retries
-        self.on_answer(job, answer)
+        try:
+            self.on_answer(job, answer)
+        except Exception as exc:           # the store failed (disk full ...): stop, store what is back
+            self._fail(exc)
 
     async def _send(self, page: PageInput, task: Task, prompt: str, temperature: float | None,
                     tokens_in: int) -> Reply:

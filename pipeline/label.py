@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pipeline.answers import TRANSIENT, Outcome
 from pipeline.asking import DEFAULT_LADDER, Answer, AskPolicy

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import sqlite3
 import threading
 import time
 from collections import defaultdict, deque
@@ -175,6 +177,47 @@ def test_fatal_error_stops_sending_and_keeps_answers_in_flight(tmp_path, monkeyp
     with RunStore(cfg.run_dir) as store:
         stored = list(store.iter_labels())
     assert len(stored) == sent - 1 and all(l.outcome == "ok" for l in stored)   # everything answered is kept
+
+
+def test_store_failure_stops_sending_and_is_raised_after_the_requests_in_flight(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    cfg = render(tmp_path, pages=20)
+    stored = []
+    real_put = RunStore.put_label
+
+    def put_label(store, record):
+        if len(stored) == 3:
+            raise sqlite3.OperationalError("database or disk is full")
+        stored.append(record)
+        real_put(store, record)
+
+    monkeypatch.setattr(RunStore, "put_label", put_label)
+    with ProviderStub(valid_answer, latency=0.2) as stub:
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            label(cfg, "gemini", stub.url, concurrency=4)
+        assert len(stub.requests) <= 4 + 4                     # 3 stored, the failing one, at most 4 in flight
+    monkeypatch.undo()
+    with RunStore(cfg.run_dir) as store:
+        assert len(list(store.iter_labels())) == 3
+
+
+def test_heap_is_unfrozen_after_a_run_whatever_ends_it(tmp_path, monkeypatch):
+    """The engine keeps the start-up heap out of full collections during a run, and only then."""
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    cfg = render(tmp_path, pages=3)
+    responder = PerPage(cfg, {1: [Behaviour.status(401)]})
+    with ProviderStub(responder) as stub:
+        with pytest.raises(TeacherFatalError):
+            label(cfg, "gemini", stub.url, concurrency=1)
+        assert gc.get_freeze_count() == 0
+        label(cfg, "gemini", stub.url, concurrency=2)
+        assert gc.get_freeze_count() == 0
+        gc.freeze()                                            # the caller's own freeze is left alone
+        try:
+            label(cfg, "gemini", stub.url, concurrency=2)
+            assert gc.get_freeze_count() > 0
+        finally:
+            gc.unfreeze()
 
 
 def test_dry_run_estimates_and_sends_nothing(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import io
 import json
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
@@ -71,6 +72,46 @@ def test_ok_sends_image_schema_and_model(task_name):
 def test_temperature_argument_overrides_settings():
     _, [req] = ask(Behaviour.ok({}), temperature=0.7)
     assert req.body["generationConfig"]["temperature"] == 0.7
+
+
+def test_config_is_shared_across_calls_and_never_changed_by_the_sdk():
+    """The request config is built once per (schema, temperature): every request still says it all."""
+    asks = [(CONTENT, None), (TASKS["metadata"], None), (CONTENT, 0.3), (CONTENT, None), (TASKS["metadata"], 0.3)]
+    with ProviderStub() as stub:
+        teacher = make_teacher("gemini", TeacherSettings(base_url=stub.url))
+        try:
+            for task, temperature in asks * 2:
+                assert teacher.ask(PAGE, task, "p", temperature).status is ReplyStatus.COMPLETE
+        finally:
+            teacher.close()
+        requests = stub.requests
+    assert len(requests) == 2 * len(asks)
+    for (task, temperature), req in zip(asks * 2, requests):
+        assert req.schema == task.model.model_json_schema()
+        assert req.body["generationConfig"]["temperature"] == (temperature or 0.0)
+
+
+def test_connections_are_reused_past_twenty_in_flight(monkeypatch):
+    """httpx's default pool keeps 20 idle connections: at 24 in flight most requests opened a new one."""
+    connects = []
+    real_connect = socket.socket.connect
+
+    def counting_connect(sock, address):
+        connects.append(address)
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", counting_connect)
+    in_flight = 24
+    with ProviderStub(latency=0.1) as stub:
+        teacher = make_teacher("gemini", TeacherSettings(base_url=stub.url))
+        try:
+            with ThreadPoolExecutor(in_flight) as pool:
+                for _ in range(3):
+                    replies = list(pool.map(lambda _: teacher.ask(PAGE, CONTENT, "p"), range(in_flight)))
+                    assert all(r.status is ReplyStatus.COMPLETE for r in replies)
+        finally:
+            teacher.close()
+    assert len(connects) <= in_flight
 
 
 def test_google_api_key_is_accepted(monkeypatch):
