@@ -245,4 +245,3 @@ def test_data_url_is_standard_base64():
     _, [req] = ask(Behaviour.ok({}))
     url = req.body["messages"][0]["content"][0]["image_url"]["url"]
     assert base64.b64decode(url.split(",", 1)[1], validate=True) == PAGE.image
-
