@@ -79,17 +79,16 @@ def repeated_ngram(texts: list[str], reference_texts: list[str], n: int, thresho
     if len(keys) < threshold:
         return None
     ranked = np.sort(keys)
-    if not (ranked[threshold - 1:] == ranked[:len(ranked) - threshold + 1]).any():
-        return None                             # most answers: no n-gram reaches the threshold at all
-    order = np.argsort(keys, kind="stable")     # stable: each key's first occurrence leads its run
     reaching = np.flatnonzero(ranked[threshold - 1:] == ranked[:len(ranked) - threshold + 1])
+    if not len(reaching):                       # most answers: no n-gram reaches the threshold at all
+        return None
+    order = np.argsort(keys, kind="stable")     # stable: each key's first occurrence leads its run
     run_starts = np.searchsorted(ranked, ranked[reaching], "left")
     run_counts = np.searchsorted(ranked, ranked[reaching], "right") - run_starts
-    reference = None
-    for count, run_start in sorted(set(zip(run_counts.tolist(), run_starts.tolist())), key=lambda c: (-c[0], c[1])):
+    reference = " ".join(filter(None, map(normalise, reference_texts)))
+    for _, run_start in sorted(set(zip(run_counts.tolist(), run_starts.tolist())), key=lambda c: (-c[0], c[1])):
         first = order[run_start]
         gram = encoded[starts[first]:ends[first]].decode()
-        reference = reference if reference is not None else " ".join(filter(None, map(normalise, reference_texts)))
         if _occurrences(gram, answer) - _occurrences(gram, reference) >= threshold:
             return gram
     return None
