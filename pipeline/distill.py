@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -230,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     except TeacherFatalError as exc:
         print(f"stopped: {exc}\nEverything labelled before this is kept in {args.out}; fix the cause and rerun.",
               file=sys.stderr)
+        return 3
+    except (sqlite3.OperationalError, OSError) as exc:   # disk full, read-only or vanished run folder
+        print(f"stopped: {type(exc).__name__}: {exc}\nEverything stored in {args.out} before this is kept; "
+              "fix the cause (disk space, permissions) and rerun.", file=sys.stderr)
         return 3
     if args.json:
         out = {"render": render_summary.to_dict()}

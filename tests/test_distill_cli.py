@@ -36,3 +36,29 @@ def test_bad_configuration_fails_fast(tmp_path):
     result = distill(str(tmp_path / "in"), "--out", str(tmp_path / "run"), "--render-only", "--workers", "0")
     assert result.returncode == 2 and "--workers" in result.stderr
     assert not (tmp_path / "run").exists()  # nothing created for a bad configuration
+
+
+def test_store_write_failure_stops_with_a_message_and_keeps_what_was_stored(tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    from pipeline import distill as distill_module
+    from pipeline.store import RunStore
+
+    make_pdf(tmp_path / "in" / "a.pdf", pages=3)
+    stored = []
+    real_put = RunStore.put_label
+
+    def put_label(store, record):   # the disk fills up after the first label
+        if stored:
+            raise sqlite3.OperationalError("database or disk is full")
+        stored.append(record)
+        real_put(store, record)
+
+    monkeypatch.setattr(RunStore, "put_label", put_label)
+    code = distill_module.main([str(tmp_path / "in"), "--out", str(tmp_path / "run"), "--teacher", "textlayer",
+                                "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 3 and "disk is full" in err and str(tmp_path / "run") in err and "rerun" in err
+    monkeypatch.undo()
+    with RunStore(tmp_path / "run") as store:
+        assert len(list(store.iter_labels())) == 1
