@@ -93,7 +93,7 @@ def baseline(run_dir: Path, out: Path) -> int:
 
 
 def ours(run_dir: Path, out: Path) -> int:
-    from pipeline.dataset import DatasetConfig, write_dataset
+    from pipeline.dataset.build import DatasetConfig, write_dataset
     from pipeline.store import RunStore
 
     with RunStore(run_dir) as store:
@@ -111,7 +111,7 @@ def memory_mb(field: str) -> float:
 
 
 def child(variant: str, run_dir: Path) -> dict:
-    import pipeline.dataset  # noqa: F401  imports (OpenCV, NumPy) are not the work being measured
+    import pipeline.dataset.build  # noqa: F401  imports (OpenCV, NumPy) are not the work being measured
 
     before = memory_mb("VmRSS")
     out = run_dir.parent / f"ds-{variant}"

@@ -31,12 +31,12 @@ import numpy as np  # noqa: E402
 import pymupdf  # noqa: E402
 from PIL import Image, ImageEnhance  # noqa: E402
 
-from pipeline.config import RenderConfig, RenderRunConfig  # noqa: E402
-from pipeline.discover import iter_pdf_paths  # noqa: E402
-from pipeline.imaging import encode  # noqa: E402
-from pipeline.pdfio import PdfOpenError, open_pdf  # noqa: E402
-from pipeline.rasterize import target_zoom  # noqa: E402
-from pipeline.render import render_folder  # noqa: E402
+from pipeline.render.config import RenderConfig, RenderRunConfig  # noqa: E402
+from pipeline.render.discover import iter_pdf_paths  # noqa: E402
+from pipeline.render.imaging import encode  # noqa: E402
+from pipeline.render.pdfio import PdfOpenError, open_pdf  # noqa: E402
+from pipeline.render.rasterize import target_zoom  # noqa: E402
+from pipeline.render.stage import render_folder  # noqa: E402
 from pipeline.store import RunStore  # noqa: E402
 
 

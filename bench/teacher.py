@@ -26,15 +26,15 @@ sys.path.insert(0, str(REPO))
 
 import pymupdf  # noqa: E402
 
-from pipeline.config import RenderConfig, RenderRunConfig  # noqa: E402
-from pipeline.label import LabelConfig, label_pages  # noqa: E402
-from pipeline.pagesource import PageSources  # noqa: E402
-from pipeline.render import render_folder  # noqa: E402
+from pipeline.render.config import RenderConfig, RenderRunConfig  # noqa: E402
+from pipeline.label.stage import LabelConfig, label_pages  # noqa: E402
+from pipeline.label.sources import PageSources  # noqa: E402
+from pipeline.render.stage import render_folder  # noqa: E402
 from pipeline.store import RunStore  # noqa: E402
 from pipeline.tasks import resolve_tasks  # noqa: E402
 from pipeline.teachers import TeacherSettings, make_teacher  # noqa: E402
-from tests.provider_stub import ProviderStub  # noqa: E402
-from tests.test_label import valid_answer  # noqa: E402
+from tests.support.provider_stub import ProviderStub  # noqa: E402
+from tests.label.test_label import valid_answer  # noqa: E402
 
 CASES = [  # (name, pages N, latency L s, concurrency C, rpm R or None); N a multiple of C
     ("latency 0.2s", 320, 0.2, 16, None),      # a stress case: real teachers take seconds per page

@@ -12,11 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline.config import ConfigError
-from pipeline.dataset import DatasetConfig, write_dataset
-from pipeline.lf_config import DEEPSPEED_STAGES, DEFAULT_PRESET, api_config, check_keys, deepspeed_config, \
+from pipeline.errors import ConfigError
+from pipeline.dataset.build import DatasetConfig, write_dataset
+from pipeline.dataset.lf_config import DEEPSPEED_STAGES, DEFAULT_PRESET, api_config, check_keys, deepspeed_config, \
     export_config, load_preset, parse_overrides, predict_config, preset_names, to_yaml
-from pipeline.lf_validate import validate
+from pipeline.dataset.lf_validate import validate
 from pipeline.store import RunStore, StoreError
 
 

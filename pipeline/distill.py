@@ -14,19 +14,19 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from pipeline.batch import BATCH_TEACHERS, BatchConfig, BatchSummary, format_batch, run_batch
-from pipeline.config import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PIXELS, ENHANCE_METHODS, IMAGE_FORMATS, \
+from pipeline.label.batch.run import BATCH_TEACHERS, BatchConfig, BatchSummary, format_batch, run_batch
+from pipeline.render.config import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PIXELS, ENHANCE_METHODS, IMAGE_FORMATS, \
     ConfigError, RenderConfig, RenderRunConfig
-from pipeline.cost import load_prices
-from pipeline.label import LabelConfig, LabelSummary, label_pages
-from pipeline.pdfio import load_passwords_file
-from pipeline.render import RenderSummary, render_folder
+from pipeline.label.cost import load_prices
+from pipeline.label.stage import LabelConfig, LabelSummary, label_pages
+from pipeline.render.pdfio import load_passwords_file
+from pipeline.render.stage import RenderSummary, render_folder
 from pipeline.shard import Shard
 from pipeline.store import RunStore, StoreError
 from pipeline.tasks import DEFAULT_TASKS, TaskError, resolve_tasks
 from pipeline.teachers import DEFAULT_TEACHER, TEACHER_NAMES, TeacherConfigError, TeacherFatalError, \
     TeacherSettings, make_teacher
-from pipeline.tracking import log_run, require_wandb
+from pipeline.label.tracking import log_run, require_wandb
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--max-cost", type=float, metavar="USD",
                        help="stop sending once spent + in-flight would exceed this many USD")
     group.add_argument("--prices", type=Path, metavar="FILE",
-                       help="price table YAML (default: the one shipped with docdistill, pipeline/prices.yaml)")
+                       help="price table YAML (default: the one shipped with docdistill, pipeline/label/prices.yaml)")
     group.add_argument("--dry-run", action="store_true",
                        help="render, then print pages, estimated tokens and cost; send nothing")
     group.add_argument("--allow-sensitive", action="store_true",

@@ -25,8 +25,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.batch_store import BATCH_TABLES, ensure_batch_tables
-from pipeline.config import ConfigError
+from pipeline.label.batch.jobs import BATCH_TABLES, ensure_batch_tables
+from pipeline.errors import ConfigError
 from pipeline.store import STORE_FILENAME, RunStore, StoreError
 
 # s = the source's row, m = the merged row already there; "wins" means s replaces m.

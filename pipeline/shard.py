@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.config import ConfigError
+from pipeline.errors import ConfigError
 
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -37,7 +37,7 @@ class Shard:
         >>> Shard.parse("0/3")
         Traceback (most recent call last):
         ...
-        pipeline.config.ConfigError: --shard 0/3: use I/N with 1 <= I <= N, e.g. --shard 1/3 on the first machine
+        pipeline.errors.ConfigError: --shard 0/3: use I/N with 1 <= I <= N, e.g. --shard 1/3 on the first machine
         """
         match = _SPEC.match(spec)
         if not match:

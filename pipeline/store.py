@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.records import DocumentRecord, LabelRecord, PageRecord, PageStatus
+from pipeline.errors import StoreError  # noqa: F401 (re-exported)
 
 STORE_FILENAME = "run.sqlite"
 SCHEMA_VERSION = 1
@@ -105,10 +106,6 @@ _PAGE_COLUMNS = (
     "doc_id", "page_index", "status", "render_key", "image_path", "image_sha256",
     "width", "height", "rotation", "text_chars", "enhanced", "phash", "reason", "seconds",
 )
-
-
-class StoreError(RuntimeError):
-    """The run folder's database cannot be used (newer schema, not a docdistill run, ...)."""
 
 
 class RunStore:

@@ -25,14 +25,11 @@ import yaml
 from pydantic import BaseModel
 
 from pipeline.schemas import SchemaFileError, model_from_json_schema, schema_hash, schema_text
+from pipeline.errors import TaskError  # noqa: F401 (re-exported)
 
 PROMPTS_DIR = Path(os.environ.get("DOCDISTILL_PROMPTS", Path(__file__).resolve().parents[1] / "prompts"))
 DEFAULT_TASKS = ("content", "metadata")
 ANCHOR_MAX_CHARS = 4000  # enough for a dense page; a bounded excerpt keeps the prompt cost predictable
-
-
-class TaskError(ValueError):
-    """A task definition is missing or broken: a configuration error, raised before any work."""
 
 
 @dataclass(frozen=True)

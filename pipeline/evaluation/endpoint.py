@@ -24,13 +24,10 @@ from pathlib import Path
 
 from pipeline.evaluation.inputs import EvalItem
 from pipeline.tasks import Task
+from pipeline.errors import EndpointError  # noqa: F401 (re-exported)
 
 CACHE_FILENAME = "endpoint_cache.sqlite"
 _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
-
-
-class EndpointError(RuntimeError):
-    """The server refused us in a way no retry fixes (key, model name, route)."""
 
 
 @dataclass(frozen=True)

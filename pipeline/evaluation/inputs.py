@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from pipeline.config import ConfigError
+from pipeline.errors import ConfigError
 from pipeline.tasks import Task, TaskError, builtin_task_names, resolve_tasks
 
 _DOC_FOLDER = re.compile(r"^[0-9a-f]{16}$")

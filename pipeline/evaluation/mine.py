@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.evaluation.inputs import EvalItem, page_key
-from pipeline.sharegpt import dataset_info_entry, escape_media_tags, merge_dataset_info
+from pipeline.dataset.sharegpt import dataset_info_entry, escape_media_tags, merge_dataset_info
 
 
 @dataclass(frozen=True)

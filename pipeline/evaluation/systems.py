@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config import ConfigError
+from pipeline.errors import ConfigError
 from pipeline.evaluation.inputs import EvalItem, page_key
 from pipeline.store import RunStore, StoreError
 from pipeline.tasks import Task

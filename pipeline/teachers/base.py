@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from pipeline.tasks import Task
+from pipeline.errors import TeacherConfigError, TeacherFatalError  # noqa: F401 (re-exported)
 
 
 class ReplyStatus(str, Enum):
@@ -36,14 +37,6 @@ class ReplyStatus(str, Enum):
 
 RETRYABLE = frozenset({ReplyStatus.RATE_LIMITED, ReplyStatus.SERVER_ERROR, ReplyStatus.TIMEOUT,
                        ReplyStatus.CONNECTION_ERROR})
-
-
-class TeacherConfigError(ValueError):
-    """The teacher cannot be used as configured (missing key, unknown model ...): fail fast."""
-
-
-class TeacherFatalError(RuntimeError):
-    """The provider rejected us in a way no retry fixes (401/403/400): stop the run."""
 
 
 @dataclass

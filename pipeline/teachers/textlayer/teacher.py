@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pymupdf
 
-from pipeline.pdfio import PdfOpenError, open_pdf
+from pipeline.render.pdfio import PdfOpenError, open_pdf
 from pipeline.tasks import Task
 from pipeline.teachers.base import PageInput, Reply, ReplyStatus, Teacher, TeacherConfigError, register
 from pipeline.teachers.textlayer.content import content_label

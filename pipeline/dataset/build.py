@@ -1,0 +1,244 @@
+"""The dataset stage: a run's valid labels -> a self-contained LLaMA-Factory dataset folder.
+
+``collect`` picks each page's newest valid label per task and counts what it leaves out by reason;
+``split_documents`` assigns whole documents (near-duplicates together) to splits; ``write_dataset``
+streams the records to ShareGPT JSON files, places images and writes dataset_info.json, stats and
+a manifest. Records are streamed, so memory holds one record at a time, not the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import ConfigError
+from pipeline.dataset.sharegpt import (TEMPLATE_OVERHEAD_TOKENS, Sample, dataset_info_entry, escape_media_tags,
+                               estimate_tokens, image_tokens, merge_dataset_info, place_image)
+from pipeline.dataset.split import assign_splits, group_documents, leakage, near_duplicate_pairs
+from pipeline.dataset.stats import SplitStats
+from pipeline.store import RunStore
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    run_dir: Path
+    out_dir: Path
+    name: str = "docdistill"
+    tasks: tuple[str, ...] = ()            # empty: every task the run has labels for
+    teacher: str | None = None             # only labels from this teacher
+    val_fraction: float = 0.1
+    test_fraction: float = 0.0
+    val_pdfs: tuple[str, ...] = ()         # explicit validation documents (file names or relative paths)
+    seed: int = 42
+    template: str = "gemma3"
+    cutoff_len: int = 12000
+    max_image_side: int | None = None      # resize copies for the student (Gemma 3 sees 896x896)
+    system_prompt: str | None = None
+    per_task: bool = True                  # also <name>_<task>_<split> datasets
+
+    def __post_init__(self) -> None:
+        if not (self.run_dir / "run.sqlite").is_file():
+            raise ConfigError(f"{self.run_dir} is not a docdistill run folder (no run.sqlite); "
+                              "run python -m pipeline.distill first")
+        if not 0 <= self.val_fraction < 1 or not 0 <= self.test_fraction < 1 or \
+                self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError("--val-fraction and --test-fraction must be in [0, 1) and leave room for training")
+        if not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"--name must be letters, digits, '-' or '_', got {self.name!r}")
+        if self.max_image_side is not None and self.max_image_side < 64:
+            raise ConfigError("--max-image-side must be >= 64")
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    image_path: str
+    width: int
+    height: int
+    phash: str
+
+
+@dataclass
+class Collected:
+    pages: dict[tuple[str, int], PageInfo] = field(default_factory=dict)
+    samples: list[tuple[str, int, str, str, str]] = field(default_factory=list)  # doc, page, task, label, prompt
+    dropped: Counter = field(default_factory=Counter)     # reason -> count
+    task_meta: dict[str, dict] = field(default_factory=dict)
+    teachers: Counter = field(default_factory=Counter)
+
+
+def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
+    """Each page's newest valid label per task; everything else counted as dropped_<reason>.
+
+    Label JSON stays text: it was written by ``json.dumps(ensure_ascii=False)``, exactly the
+    assistant turn's format, so decoding and re-encoding it would only cost time.
+    """
+    out = Collected(pages={(r[0], r[1]): PageInfo(r[2], r[3], r[4], r[5]) for r in store.rendered_page_rows()})
+    prompts = {key: row["student_prompt"] for key, row in store.tasks().items()}
+    newest: dict[tuple[str, int, str], sqlite3.Row] = {}
+    failed: dict[tuple[str, int, str], str] = {}
+    for row in store.label_rows():
+        if (cfg.tasks and row["task"] not in cfg.tasks) or (cfg.teacher and row["teacher"] != cfg.teacher):
+            continue
+        key = (row["doc_id"], row["page_index"], row["task"])
+        if row["outcome"] == "ok":
+            newest[key] = row   # oldest first: the last one wins
+        else:
+            failed[key] = row["outcome"]
+    for key, outcome in failed.items():
+        if key not in newest:
+            out.dropped[f"outcome_{outcome}"] += 1
+    for (doc_id, page_index, task), row in sorted(newest.items()):
+        prompt = prompts.get((row["prompt_hash"], row["schema_hash"]))
+        if (doc_id, page_index) not in out.pages:
+            out.dropped["page_not_rendered"] += 1
+        elif prompt is None:
+            out.dropped["task_definition_missing"] += 1
+        else:
+            out.samples.append((doc_id, page_index, task, row["label_json"], prompt))
+            out.teachers[f"{row['teacher']}/{row['model']}"] += 1
+            out.task_meta.setdefault(task, {"prompt_hash": row["prompt_hash"], "schema_hash": row["schema_hash"]})
+    if cfg.tasks:
+        missing = set(cfg.tasks) - {s[2] for s in out.samples} - {k[2] for k in failed}
+        if missing:
+            raise ConfigError(f"the run has no labels for task(s) {', '.join(sorted(missing))}")
+    return out
+
+
+def split_documents(store: RunStore, cfg: DatasetConfig, collected: Collected) -> tuple[dict[str, str], dict]:
+    """doc_id -> split, and the leakage report."""
+    doc_ids = {s[0] for s in collected.samples}
+    forced: set[str] = set()
+    if cfg.val_pdfs:
+        by_name: dict[str, set[str]] = defaultdict(set)
+        for doc_id in doc_ids:
+            for path in store.document_paths(doc_id):
+                by_name[path].add(doc_id)
+                by_name[Path(path).name].add(doc_id)
+        unknown = [n for n in cfg.val_pdfs if n not in by_name]
+        if unknown:
+            raise ConfigError(f"--val-pdfs: {', '.join(unknown)} not among the run's labelled documents")
+        forced = set().union(*(by_name[n] for n in cfg.val_pdfs))
+    pairs = near_duplicate_pairs((doc, info.phash) for (doc, _), info in collected.pages.items() if doc in doc_ids)
+    groups = group_documents(doc_ids, pairs)
+    val_fraction = 0.0 if cfg.val_pdfs else cfg.val_fraction
+    split_of = assign_splits(groups, val_fraction, cfg.test_fraction, cfg.seed, forced)
+    report = {"documents_in_several_splits": 0, **leakage(split_of, pairs),
+              "near_duplicate_groups": sum(1 for m in groups.values() if len(m) > 1)}
+    return split_of, report
+
+
+def iter_samples(collected: Collected, split_of: dict[str, str], cfg: DatasetConfig) -> Iterator[Sample]:
+    prompt_tokens: dict[str, int] = {}
+    for doc_id, page_index, task, label_json, prompt in collected.samples:
+        page = collected.pages[(doc_id, page_index)]
+        answer = escape_media_tags(label_json)
+        if prompt not in prompt_tokens:
+            prompt_tokens[prompt] = estimate_tokens(prompt)
+        tokens = image_tokens(cfg.template, page.width, page.height) + prompt_tokens[prompt] + \
+            estimate_tokens(answer) + TEMPLATE_OVERHEAD_TOKENS
+        yield Sample(split_of[doc_id], task, doc_id, page_index, page.image_path, prompt, answer, tokens)
+
+
+def dataset_image_path(run_image: str, resized: bool) -> str:
+    """Where a run's page image goes in the dataset: 256 shard folders by hash prefix, so a million
+    pages make 256 folders, not one per document (creating folders is the slow part of this loop).
+
+    >>> dataset_image_path("images/0a1b2c3d4e5f6a7b/p0001.png", resized=True)
+    'images/0a/0a1b2c3d4e5f6a7b_p0001.jpg'
+    """
+    _, doc, name = run_image.split("/")
+    if resized and name.endswith(".png"):
+        name = name[:-4] + ".jpg"
+    return f"images/{doc[:2]}/{doc}_{name}"
+
+
+def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
+    """Build the dataset folder; returns the summary (also written as stats.json and manifest.json)."""
+    started = time.perf_counter()
+    collected = collect(store, cfg)
+    split_of, leak = split_documents(store, cfg, collected)
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    stats = SplitStats()
+    dropped = Counter(collected.dropped)
+    made_dirs: set[str] = set()
+    run_dir, out_dir = f"{cfg.run_dir}/", f"{cfg.out_dir}/"
+    with ExitStack() as files:
+        writers: dict[str, _JsonArrayWriter] = {}
+
+        def writer(stem: str) -> _JsonArrayWriter:
+            if stem not in writers:
+                writers[stem] = files.enter_context(_JsonArrayWriter(cfg.out_dir / f"{stem}.json"))
+            return writers[stem]
+
+        for sample in iter_samples(collected, split_of, cfg):
+            if sample.tokens > cfg.cutoff_len:
+                dropped["too_long_for_cutoff_len"] += 1
+                continue
+            image = dataset_image_path(sample.image, bool(cfg.max_image_side))
+            folder = image.rpartition("/")[0]
+            if folder not in made_dirs:
+                os.makedirs(out_dir + folder, exist_ok=True)
+                made_dirs.add(folder)
+            try:  # strings, not Paths: this loop runs once per record
+                place_image(run_dir + sample.image, out_dir + image, cfg.max_image_side)
+            except FileNotFoundError:
+                dropped["image_missing"] += 1
+                continue
+            line = sample.record_json(image, cfg.system_prompt)
+            writer(f"{cfg.name}_{sample.split}").write(line)
+            if cfg.per_task:
+                writer(f"{cfg.name}_{sample.task}_{sample.split}").write(line)
+            stats.add(sample, json.loads(sample.answer))
+    entries = {stem: dataset_info_entry(f"{stem}.json", bool(cfg.system_prompt)) for stem in sorted(writers)}
+    merge_dataset_info(cfg.out_dir / "dataset_info.json", entries)
+    summary = {
+        "version": __version__, "dataset_dir": str(cfg.out_dir), "run_dir": str(cfg.run_dir), "name": cfg.name,
+        "datasets": sorted(writers), "splits": stats.to_dict(), "dropped": dict(sorted(dropped.items())),
+        "leakage": leak, "seed": cfg.seed, "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction,
+        "val_pdfs": list(cfg.val_pdfs), "teachers": dict(collected.teachers), "tasks": collected.task_meta,
+        "template": cfg.template, "cutoff_len": cfg.cutoff_len, "seconds": round(time.perf_counter() - started, 3)}
+    _write_json(cfg.out_dir / "stats.json", {k: summary[k] for k in ("splits", "dropped", "leakage")})
+    _write_json(cfg.out_dir / "manifest.json",
+                {k: v for k, v in summary.items() if k not in ("splits", "seconds")} |
+                {"created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "counts": {s: d["records"] for s, d in summary["splits"].items()}})
+    return summary
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+class _JsonArrayWriter:
+    """Writes a JSON array one element at a time (atomically renamed into place on close)."""
+
+    def __init__(self, path: Path):
+        self.path, self.tmp = path, path.with_name(f".{path.name}.tmp")
+        self.count = 0
+
+    def __enter__(self) -> _JsonArrayWriter:
+        self.fh = open(self.tmp, "w", encoding="utf-8")
+        self.fh.write("[")
+        return self
+
+    def write(self, line: str) -> None:
+        self.fh.write(("\n" if self.count == 0 else ",\n") + line)
+        self.count += 1
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.fh.write("\n]\n")
+        self.fh.close()
+        if exc_type is None:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)

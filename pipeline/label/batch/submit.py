@@ -1,0 +1,127 @@
+"""Batch mode, submitting: plan what is still to do, build provider requests, start jobs, record them.
+
+Planning is the online label stage's own (``plan_requests`` and the privacy gate, so a document
+with personal data is held back exactly as online), minus the keys inside a pending job. Answers
+that came back invalid or malformed get their one repair re-ask (the teacher prompt plus the
+validation errors, as online) in the next job, unless ``--no-repair``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import TYPE_CHECKING
+
+from pipeline.label.answers import REPAIRABLE, Checked, Outcome, repair_prompt
+from pipeline.label.batch.jobs import SUBMITTING, BatchedRequest, JobStateUnknown, confirm_job, drop_job, \
+    pending_jobs, pending_keys, record_job
+from pipeline.label.cost import PriceTable
+from pipeline.label.engine import Job
+from pipeline.label.estimate import estimate_jobs
+from pipeline.label.stage import LabelConfig, gate_sensitive, plan_requests, request_key
+from pipeline.label.sources import PageSources
+from pipeline.store import RunStore
+from pipeline.teachers import Teacher, TeacherFatalError
+
+if TYPE_CHECKING:
+    from pipeline.label.batch.run import BatchConfig, BatchSummary
+
+
+def plan_repairs(store: RunStore, cfg: LabelConfig, teacher: Teacher, skip: set[str]) -> list[tuple[Job, tuple]]:
+    """(job, (raw_text, Checked)) for this teacher's first answers that a repair re-ask may fix."""
+    if not cfg.repair:
+        return []
+    tasks = {(t.name, t.prompt_hash): t for t in cfg.tasks}
+    pages = {(p.doc_id, p.page_index): p for p in store.iter_pages()}
+    repairs = []
+    rows = store.conn.execute(
+        "SELECT request_key, doc_id, page_index, task, prompt_hash, outcome, raw_text, detail FROM labels "
+        f"WHERE attempts = 1 AND teacher = ? AND model = ? AND outcome IN ({', '.join('?' * len(REPAIRABLE))})",
+        (teacher.name, teacher.model, *sorted(o.value for o in REPAIRABLE)))
+    for row in rows.fetchall():
+        task = tasks.get((row["task"], row["prompt_hash"]))
+        page = pages.get((row["doc_id"], row["page_index"]))
+        if task is None or page is None or row["request_key"] in skip:
+            continue
+        if request_key(page.image_sha256, task, teacher, cfg.anchor) == row["request_key"]:   # today's request
+            repairs.append((Job(page, task, row["request_key"]),
+                            (row["raw_text"], Checked(Outcome(row["outcome"]), errors=row["detail"]))))
+    return repairs
+
+
+def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: Teacher, provider,
+                summary: BatchSummary, sources: PageSources, prices: PriceTable) -> None:
+    """Start jobs for every request still to do (and every repair re-ask); each job recorded as accepted."""
+    busy = pending_keys(store)
+    jobs = []
+    for page, task, key in plan_requests(store, cfg, teacher, summary):
+        if key in busy:
+            summary.in_pending_jobs += 1
+        else:
+            jobs.append(Job(page, task, key))
+    found = plan_repairs(store, cfg, teacher, busy | {j.key for j in jobs})
+    repairs = {job.key: repair for job, repair in found}
+    jobs += [job for job, _ in found]
+    summary.up_to_date -= len(repairs)     # plan_requests counted them as done: they are not, yet
+    # The privacy gate, as online: documents with personal data are held back from a cloud teacher.
+    todo = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
+    price = prices.get(teacher.model)
+    estimate = estimate_jobs(todo, sources, teacher, cfg.anchor, price)
+    if estimate["cost_usd"] is not None:
+        estimate["cost_usd"] = round(estimate["cost_usd"] * prices.batch_discount, 6)
+        summary.estimated_cost_usd = estimate["cost_usd"] if todo else None
+    if cfg.dry_run:
+        summary.estimate = {**estimate, "batch": True}
+        return
+    limit = min(provider.max_requests, bcfg.max_requests_per_job or provider.max_requests)
+    hashes = {task.name: task.schema_hash for task in cfg.tasks}      # a schema dump each: once per task
+    plain_prompts = {task.name: task.teacher_prompt(None) for task in cfg.tasks}
+    items, requests, size = [], [], 0
+    for job in todo:
+        page_input, page_text = sources.page_input(job.page, cfg.anchor)
+        prompt = job.task.teacher_prompt(page_text) if cfg.anchor and page_text else plain_prompts[job.task.name]
+        repair = repairs.get(job.key)
+        if repair is not None:
+            prompt = repair_prompt(prompt, *repair)
+        item, item_size = provider.request(job.key, page_input, job.task, prompt)
+        if items and (len(items) >= limit or size + item_size > provider.max_bytes):
+            _submit_one(store, teacher, provider, items, requests, summary)
+            items, requests, size = [], [], 0
+        items.append(item)
+        requests.append(BatchedRequest(job.key, job.page.doc_id, job.page.page_index, job.task.name,
+                                       job.task.prompt_hash, hashes[job.task.name], 1 if repair is None else 2))
+        size += item_size
+    if items:
+        _submit_one(store, teacher, provider, items, requests, summary)
+
+
+def _submit_one(store: RunStore, teacher: Teacher, provider, items: list, requests: list[BatchedRequest],
+                summary: BatchSummary) -> None:
+    name = f"docdistill-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(4)}"
+    record_job(store, name, teacher.name, teacher.model, teacher.generation_params(), requests, state=SUBMITTING)
+    try:
+        job_id, status, file_id = provider.submit(items, name)
+    except JobStateUnknown:
+        raise                          # stays "submitting": the next run finds it by name, or frees its keys
+    except TeacherFatalError:
+        drop_job(store, name)          # refused for sure: nothing was started, nothing to pay for
+        raise
+    confirm_job(store, name, job_id, status, file_id)
+    summary.jobs_submitted += 1
+    summary.requests_submitted += len(requests)
+    summary.requests += len(requests)
+    summary.jobs.append({"job": job_id, "state": "submitted", "requests": len(requests)})
+
+
+def resolve_unconfirmed(store: RunStore, teacher: Teacher, provider, summary: BatchSummary) -> None:
+    """Jobs whose create call got no answer: adopt the ones the provider has, forget the others."""
+    for job in pending_jobs(store, SUBMITTING):
+        if (job["provider"], job["model"]) != (teacher.name, teacher.model):
+            continue
+        found = provider.find(job["job_id"], job["submitted_at"])
+        if found is None:
+            drop_job(store, job["job_id"])
+            summary.warnings["batch_never_started"] += 1
+        else:
+            confirm_job(store, job["job_id"], *found)
+            summary.jobs.append({"job": found[0], "state": "recovered", "requests": job["requests"]})

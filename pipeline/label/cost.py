@@ -1,0 +1,182 @@
+"""What labelling costs: image and prompt token estimates, and a user-editable price table.
+
+Estimates are made BEFORE a request is sent (``--dry-run``, ``--max-cost``, ``--tpm``) from each
+provider's published image rules; the provider's reported usage replaces them afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+DEFAULT_PRICES = Path(__file__).with_name("prices.yaml")
+# Before any answer is back, assume this many output tokens per answer (a dense page's JSON).
+DEFAULT_OUTPUT_TOKENS = 1000
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def gemini_image_tokens(width: int, height: int) -> int:
+    """Gemini: an image with both sides <= 384 px is 258 tokens, else 258 per 768x768 tile.
+
+    >>> gemini_image_tokens(300, 200)
+    258
+    >>> gemini_image_tokens(1086, 1536)   # an A4 page at the default 1536 px: 2 x 2 tiles
+    1032
+    """
+    if width <= 384 and height <= 384:
+        return 258
+    return math.ceil(width / 768) * math.ceil(height / 768) * 258
+
+
+def openai_image_tokens(width: int, height: int, detail: str = "high", base: int = 85, tile: int = 170) -> int:
+    """OpenAI: low detail is ``base``; high detail fits the image in 2048x2048, scales the shortest
+    side down to 768, then charges ``tile`` per 512-px tile plus ``base`` ("auto" counted as high).
+
+    >>> openai_image_tokens(1086, 1536)   # -> 768 x 1086: 2 x 3 tiles
+    1105
+    >>> openai_image_tokens(1086, 1536, detail="low")
+    85
+    >>> openai_image_tokens(4096, 8192)   # -> 1024 x 2048 -> 768 x 1536: 2 x 3 tiles
+    1105
+    """
+    if detail == "low":
+        return base
+    w, h = float(width), float(height)
+    if max(w, h) > 2048:
+        scale = 2048 / max(w, h)
+        w, h = w * scale, h * scale
+    if min(w, h) > 768:
+        scale = 768 / min(w, h)
+        w, h = w * scale, h * scale
+    return math.ceil(round(w, 6) / 512) * math.ceil(round(h, 6) / 512) * tile + base
+
+
+def text_tokens(text: str) -> int:
+    """A cautious token count for prompt text: 4 ASCII characters or 1 other character per token.
+
+    >>> text_tokens("abcdefgh")
+    2
+    >>> text_tokens("قانون")   # Arabic and other scripts cost more per character: counted high
+    5
+    """
+    if text.isascii():
+        return math.ceil(len(text) / 4)
+    other = len(_NON_ASCII.findall(text))
+    return math.ceil((len(text) - other) / 4) + other
+
+
+@dataclass(frozen=True)
+class Price:
+    model: str
+    input: float                   # USD per 1M input tokens
+    output: float                  # USD per 1M output tokens
+    source: str = ""
+    as_of: str = ""
+    image_base: int = 85           # OpenAI-style image token counts
+    image_tile: int = 170
+
+    def cost(self, tokens_in: int, tokens_out: int, discount: float = 1.0) -> float:
+        """USD for one request.
+
+        >>> round(Price("m", input=2.5, output=10.0).cost(1000, 500), 6)
+        0.0075
+        """
+        return (tokens_in * self.input + tokens_out * self.output) / 1e6 * discount
+
+
+@dataclass
+class PriceTable:
+    prices: dict[str, Price] = field(default_factory=dict)
+    batch_discount: float = 0.5
+    path: Path | None = None
+
+    def get(self, model: str) -> Price | None:
+        """The model's price; a dated snapshot (gpt-4o-2024-08-06) falls back to its family (gpt-4o)."""
+        if model in self.prices:
+            return self.prices[model]
+        family = [name for name in self.prices if model.startswith(name + "-")]
+        return self.prices[max(family, key=len)] if family else None
+
+
+def load_prices(path: Path | None = None) -> PriceTable:
+    """Read a price YAML file (default: the one shipped with docdistill); bad files raise ConfigError."""
+    path = Path(path) if path else DEFAULT_PRICES
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read the price file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"the price file {path} is not valid YAML: {exc}") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, dict):
+        raise ConfigError(f"the price file {path} needs a 'models:' map of model name -> input/output USD per 1M")
+    table = PriceTable(batch_discount=float(data.get("batch_discount", 0.5)), path=path)
+    for name, entry in models.items():
+        try:
+            image = entry.get("image_tokens") or {}
+            table.prices[str(name)] = Price(str(name), float(entry["input"]), float(entry["output"]),
+                                            str(entry.get("source", "")), str(entry.get("as_of", "")),
+                                            int(image.get("base", 85)), int(image.get("tile", 170)))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise ConfigError(f"the price file {path}: model {name!r} needs numeric 'input' and 'output' "
+                              "(USD per 1M tokens)") from None
+    return table
+
+
+def image_tokens(provider: str, width: int, height: int, detail: str = "high", price: Price | None = None) -> int:
+    """Estimated image tokens for one page under the provider's rules (0 for the offline teacher)."""
+    if provider == "textlayer":
+        return 0
+    if provider == "gemini":
+        return gemini_image_tokens(width, height)
+    base, tile = (price.image_base, price.image_tile) if price else (85, 170)
+    return openai_image_tokens(width, height, detail, base, tile)
+
+
+class CostMeter:
+    """Money spent so far and money committed to requests in flight, against ``--max-cost``.
+
+    >>> meter = CostMeter(Price("m", input=1.0, output=2.0), max_cost=0.01)
+    >>> est = meter.estimate(2000)            # 2000 in + 1000 out (no answer seen yet)
+    >>> round(est, 6), meter.reserve(est), meter.reserve(est), meter.reserve(est)
+    (0.004, True, True, False)
+    >>> round(meter.settle(est, 2000, 500), 6), round(meter.spent, 6)
+    (0.003, 0.003)
+    """
+
+    def __init__(self, price: Price | None, max_cost: float | None = None):
+        self.price, self.max_cost = price, max_cost
+        self.spent = 0.0
+        self.in_flight = 0.0
+        self._answers = 0
+        self._tokens_out = 0
+
+    def expected_output_tokens(self) -> int:
+        """The mean reported output so far (DEFAULT_OUTPUT_TOKENS before the first answer)."""
+        return round(self._tokens_out / self._answers) if self._answers else DEFAULT_OUTPUT_TOKENS
+
+    def estimate(self, tokens_in: int) -> float:
+        return self.price.cost(tokens_in, self.expected_output_tokens()) if self.price else 0.0
+
+    def reserve(self, estimate: float) -> bool:
+        """Commit ``estimate`` for a request about to be sent; False if it would break the budget."""
+        if self.max_cost is not None and self.spent + self.in_flight + estimate > self.max_cost:
+            return False
+        self.in_flight += estimate
+        return True
+
+    def settle(self, estimate: float, tokens_in: int, tokens_out: int) -> float:
+        """The request is back: its reported usage replaces its estimate. Returns what it cost."""
+        self.in_flight = max(0.0, self.in_flight - estimate)
+        cost = self.price.cost(tokens_in, tokens_out) if self.price else 0.0
+        self.spent += cost
+        if tokens_out:
+            self._answers += 1
+            self._tokens_out += tokens_out
+        return cost

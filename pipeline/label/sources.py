@@ -1,0 +1,89 @@
+"""Where each page's teacher input comes from: its rendered image, its PDF's text layer, passwords.
+
+Also scans whole documents for the privacy gate (every page's text layer plus the file names).
+Used from the label scheduler's thread only (MuPDF documents are not shared across threads).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.render.config import RenderRunConfig
+from pipeline.label.pagetext import PageTextReader
+from pipeline.render.pdfio import PdfOpenError, candidate_passwords, open_pdf
+from pipeline.label.privacy import find_personal_data
+from pipeline.records import PageRecord
+from pipeline.store import RunStore
+from pipeline.teachers import PageInput
+
+MIME_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png"}
+
+
+@dataclass(frozen=True)
+class DocumentSource:
+    path: Path | None                      # where the PDF is now (None: moved away since rendering)
+    passwords: tuple[str, ...]
+    pdf_metadata: dict
+    rel: str                               # the path it was first seen under (for messages)
+    names: tuple[str, ...]                 # every path it was seen under (the privacy gate reads them)
+
+
+class PageSources:
+    """Documents' current paths and passwords (in memory only), page inputs, privacy scans."""
+
+    def __init__(self, run_cfg: RenderRunConfig, store: RunStore):
+        self.run_cfg, self.store = run_cfg, store
+        self._docs: dict[str, DocumentSource] = {}
+        self.texts = PageTextReader()
+
+    def document(self, doc_id: str) -> DocumentSource:
+        if doc_id not in self._docs:
+            row = self.store.get_document(doc_id)
+            paths = self.store.document_paths(doc_id) or [row["path"]]
+            found = next((self.run_cfg.pdf_dir / p for p in paths if (self.run_cfg.pdf_dir / p).is_file()), None)
+            passwords = tuple(candidate_passwords(paths[0], self.run_cfg.passwords_by_name, self.run_cfg.passwords))
+            self._docs[doc_id] = DocumentSource(found, passwords, json.loads(row["pdf_metadata"]), row["path"],
+                                                tuple(paths))
+        return self._docs[doc_id]
+
+    def page_text(self, page: PageRecord) -> str | None:
+        doc = self.document(page.doc_id)
+        return self.texts.text(page.doc_id, doc.path, doc.passwords, page.page_index)
+
+    def page_input(self, page: PageRecord, with_anchor: bool) -> tuple[PageInput, str | None]:
+        """The teacher's input for one page, and the page's text layer (for the answer checks)."""
+        doc = self.document(page.doc_id)
+        text = self.page_text(page)
+        image = (self.run_cfg.run_dir / page.image_path).read_bytes()
+        mime = MIME_TYPES[page.image_path.rsplit(".", 1)[-1].lower()]
+        return PageInput(page.doc_id, page.page_index, image, mime, source=doc.path, passwords=doc.passwords,
+                         pdf_metadata=doc.pdf_metadata, anchor_text=text if with_anchor else None), text
+
+    def personal_data(self, doc_id: str) -> list[str]:
+        """Kinds of personal data in a document's file names and text layer (all pages).
+
+        A document whose PDF cannot be found or opened any more cannot be checked: it is reported
+        as ``unchecked`` and held back like a flagged one.
+        """
+        doc = self.document(doc_id)
+        kinds = set(find_personal_data("\n".join(Path(n).name for n in doc.names)))
+        if doc.path is None:
+            return sorted(kinds | {"unchecked"})
+        try:
+            pdf = open_pdf(doc.path, doc.passwords)
+        except PdfOpenError:
+            return sorted(kinds | {"unchecked"})
+        try:
+            for page in pdf:
+                try:
+                    kinds.update(find_personal_data(page.get_text("text")))
+                except Exception:  # a page MuPDF cannot parse has no text to leak; its image is still sent
+                    continue
+        finally:
+            pdf.close()
+        return sorted(kinds)
+
+    def close(self) -> None:
+        self.texts.close()

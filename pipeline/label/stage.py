@@ -1,0 +1,234 @@
+"""The label stage: every rendered page x every task -> one checked, stored teacher answer.
+
+Each request has a content-addressed key (image bytes + task + prompt + schema + teacher + model
++ generation parameters + anchoring). A key whose answer is stored is never sent again; answers
+that failed for a transient reason (429, 5xx, timeout) are sent again on the next run, and
+``retry_failed`` re-sends the other failures too. Each answer is committed on its own, so a
+killed run loses at most the requests in flight.
+
+Before anything goes to a teacher that runs off this machine, the privacy gate holds back every
+document with personal data in its text layer or file name (``sensitive_blocked``, with the
+kinds found) unless ``allow_sensitive``. The scheduler itself is ``pipeline.label.engine``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pipeline.label.answers import TRANSIENT, Outcome
+from pipeline.label.asking import DEFAULT_LADDER, Answer, AskPolicy
+from pipeline.errors import ConfigError
+from pipeline.render.config import RenderRunConfig
+from pipeline.label.batch.jobs import pending_keys
+from pipeline.label.cost import CostMeter, PriceTable, load_prices
+from pipeline.label.engine import Job, LabelEngine
+from pipeline.label.estimate import estimate_jobs
+from pipeline.label.summary import LabelSummary, count_record
+from pipeline.label.sources import PageSources
+from pipeline.label.privacy import sends_off_machine
+from pipeline.label.ratelimit import RateLimiter
+from pipeline.records import LabelRecord, PageRecord, PageStatus
+from pipeline.store import RunStore
+from pipeline.tasks import Task
+from pipeline.teachers import Teacher
+
+SENSITIVE_BLOCKED = "sensitive_blocked"    # held back by the privacy gate; checked again on every run
+
+__all__ = ["LabelConfig", "LabelSummary", "request_key", "plan_requests", "plan_gated", "label_pages",
+           "SENSITIVE_BLOCKED"]
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    tasks: tuple[Task, ...]
+    anchor: bool = False          # add a bounded text-layer excerpt to the teacher prompt
+    repair: bool = True           # one re-ask quoting the validation errors for invalid answers
+    retry_failed: bool = False    # send again every failed request, not only transient failures
+    concurrency: int = 1          # requests in flight (the CLI defaults to 8)
+    rpm: float | None = None      # requests per minute, None: no limit
+    tpm: float | None = None      # tokens per minute (estimated before, corrected after each call)
+    max_attempts: int = 1         # per request, transient retries included; also bounds the temperature ladder
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    ladder: tuple[float, ...] = DEFAULT_LADDER
+    max_cost_usd: float | None = None
+    prices: PriceTable | None = None   # None: the price table shipped with docdistill
+    allow_sensitive: bool = False
+    dry_run: bool = False         # estimate tokens and cost, send nothing
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= 256:
+            raise ConfigError(f"--concurrency must be 1..256, got {self.concurrency}")
+        if not 1 <= self.max_attempts <= 20:
+            raise ConfigError(f"--max-attempts must be 1..20, got {self.max_attempts}")
+        for flag, value in (("--rpm", self.rpm), ("--tpm", self.tpm), ("--max-cost", self.max_cost_usd)):
+            if value is not None and value <= 0:
+                raise ConfigError(f"{flag} must be > 0, got {value}")
+        if self.backoff_base_s < 0 or self.backoff_max_s < 0:
+            raise ConfigError("backoff delays must be >= 0")
+
+    def policy(self) -> AskPolicy:
+        return AskPolicy(max_attempts=self.max_attempts, repair=self.repair, ladder=self.ladder,
+                         backoff_base_s=self.backoff_base_s, backoff_max_s=self.backoff_max_s)
+
+
+def request_key(image_sha256: str, task: Task, teacher: Teacher, anchor: bool) -> str:
+    """Content address of one teacher request (32 hex chars)."""
+    identity = {"image": image_sha256, "task": task.name, "prompt": task.prompt_hash, "schema": task.schema_hash,
+                "teacher": teacher.name, "model": teacher.model, "params": teacher.generation_params(),
+                "anchor": anchor}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _needs_request(stored: str | None, retry_failed: bool) -> bool:
+    if stored is None or stored == SENSITIVE_BLOCKED:   # the gate decides again, with today's flags
+        return True
+    if stored == Outcome.OK.value:
+        return False
+    try:
+        return retry_failed or Outcome(stored) in TRANSIENT
+    except ValueError:                                  # an outcome a newer docdistill wrote
+        return retry_failed
+
+
+def plan_requests(store: RunStore, cfg: LabelConfig, teacher: Teacher,
+                  summary: LabelSummary) -> Iterator[tuple[PageRecord, Task, str]]:
+    pages = list(store.iter_pages(PageStatus.RENDERED))
+    for page in pages:
+        for task in cfg.tasks:
+            key = request_key(page.image_sha256, task, teacher, cfg.anchor)
+            if _needs_request(store.label_outcome(key), cfg.retry_failed):
+                yield page, task, key
+            else:
+                summary.up_to_date += 1
+
+
+def _record(job: Job, teacher: Teacher, outcome: str, **kw) -> LabelRecord:
+    return LabelRecord(request_key=job.key, doc_id=job.page.doc_id, page_index=job.page.page_index,
+                       task=job.task.name, teacher=teacher.name, model=teacher.model,
+                       prompt_hash=job.task.prompt_hash, schema_hash=job.task.schema_hash, outcome=outcome,
+                       params=teacher.generation_params(), created_at=time.time(), **kw)
+
+
+def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg: LabelConfig,
+                   store: RunStore | None, summary: LabelSummary) -> list[Job]:
+    """Hold back documents with personal data from an off-machine teacher; returns the jobs to send.
+
+    Each held-back (page, task) is stored as ``sensitive_blocked`` (kinds only, never values)
+    unless ``store`` is None (a dry run writes nothing).
+    """
+    if cfg.allow_sensitive or not sends_off_machine(teacher):
+        return jobs
+    kinds_by_doc = {doc_id: sources.personal_data(doc_id) for doc_id in dict.fromkeys(j.page.doc_id for j in jobs)}
+    for doc_id, kinds in kinds_by_doc.items():
+        if kinds:
+            summary.blocked.append({"path": sources.document(doc_id).rel, "kinds": kinds})
+    keep = []
+    for job in jobs:
+        kinds = kinds_by_doc[job.page.doc_id]
+        if not kinds:
+            keep.append(job)
+            continue
+        record = _record(job, teacher, SENSITIVE_BLOCKED, detail=", ".join(kinds), attempts=0)
+        if store is not None:
+            with store.transaction():
+                store.put_label(record)
+        count_record(summary, record, sources.document(job.page.doc_id).rel)
+    return keep
+
+
+def plan_gated(run_cfg: RenderRunConfig, store: RunStore, cfg: LabelConfig, teacher: Teacher,
+               summary: LabelSummary, record: bool = True) -> list[tuple[PageRecord, Task, str]]:
+    """``plan_requests`` through the privacy gate: what may be sent to ``teacher`` now (batch mode too).
+
+    Held-back (page, task) pairs are stored as ``sensitive_blocked`` (unless ``record`` is False)
+    and listed in ``summary.blocked``.
+    """
+    jobs = [Job(page, task, key) for page, task, key in plan_requests(store, cfg, teacher, summary)]
+    sources = PageSources(run_cfg, store)
+    try:
+        jobs = gate_sensitive(jobs, sources, teacher, cfg, store if record else None, summary)
+    finally:
+        sources.close()
+    return [(job.page, job.task, job.key) for job in jobs]
+
+
+def _price_for(cfg: LabelConfig, teacher: Teacher):
+    prices = cfg.prices or load_prices()
+    price = prices.get(teacher.model) if teacher.name != "textlayer" else None
+    if cfg.max_cost_usd is not None and price is None and teacher.name != "textlayer":
+        where = prices.path or "the price table"
+        raise ConfigError(f"--max-cost needs a price for model {teacher.model!r}: add it to {where} "
+                          "(input/output USD per 1M tokens) and pass it with --prices")
+    return price
+
+
+def label_pages(run_cfg: RenderRunConfig, cfg: LabelConfig, store: RunStore, teacher: Teacher,
+                progress: bool = True) -> LabelSummary:
+    """Label every rendered page under every task; only TeacherFatalError (and config errors) raise."""
+    started = time.perf_counter()
+    summary = LabelSummary(teacher=teacher.name, model=teacher.model)
+    teacher.check_tasks(list(cfg.tasks))
+    price = _price_for(cfg, teacher)
+    summary.price_source = f"{price.source} (as of {price.as_of})" if price else ""
+    if not cfg.dry_run:
+        with store.transaction():
+            for task in cfg.tasks:
+                store.put_task(task.name, task.prompt_hash, task.schema_hash, task.student_prompt,
+                               task.teacher_template, task.model.model_json_schema())
+    in_batches = pending_keys(store)  # waiting in a --batch job: paid for there, collected by --collect
+    jobs = [Job(page, task, key) for page, task, key in plan_requests(store, cfg, teacher, summary)
+            if key not in in_batches]
+    summary.in_batch_jobs = len(in_batches)
+    sources = PageSources(run_cfg, store)
+    try:
+        jobs = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
+        if cfg.dry_run:
+            summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price)
+            summary.seconds = time.perf_counter() - started
+            return summary
+        _run_engine(jobs, sources, cfg, store, teacher, price, summary, progress)
+    finally:
+        sources.close()
+        summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: RunStore, teacher: Teacher,
+                price, summary: LabelSummary, progress: bool) -> None:
+    meter = CostMeter(price, cfg.max_cost_usd)
+    bar = _progress_bar(progress, len(jobs))
+    answered = [0]
+
+    def on_answer(job: Job, answer: Answer) -> None:
+        reply, checked = answer.reply, answer.checked
+        record = _record(job, teacher, checked.outcome.value, finish_reason=reply.finish_reason,
+                         tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, attempts=answer.requests,
+                         raw_text=reply.text, label=checked.data, warnings=checked.warnings, detail=checked.errors)
+        with store.transaction():
+            store.put_label(record)
+        count_record(summary, record, sources.document(job.page.doc_id).rel)
+        answered[0] += 1
+        bar.set_postfix_str(summary.progress_text(engine.stats, meter.spent), refresh=False)
+        bar.update(1)
+
+    # The offline teacher reads PDFs with MuPDF, which is not thread-safe (and it is CPU-bound anyway).
+    concurrency = 1 if teacher.name == "textlayer" else cfg.concurrency
+    engine = LabelEngine(teacher, cfg.policy(), concurrency, RateLimiter(cfg.rpm, cfg.tpm), meter,
+                         prepare=lambda job: sources.page_input(job.page, cfg.anchor), on_answer=on_answer)
+    try:
+        engine.run(jobs)
+    finally:
+        bar.close()
+        summary.absorb(engine.stats, meter.spent if price else None)
+        summary.left = len(jobs) - answered[0]
+
+
+def _progress_bar(enabled: bool, total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="label", desc="label", disable=None if enabled else True)

@@ -1,0 +1,217 @@
+"""The render stage: every PDF under a folder -> page images + a run store, resumably.
+
+``plan`` identifies each input file (content hash), opens it once to record its outcome and
+page count, and yields render jobs only for pages that are missing, failed, or rendered with
+other settings. ``render_folder`` runs those jobs in worker processes and records each page.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.render.config import RenderRunConfig
+from pipeline.render.discover import file_sha256, iter_pdf_paths
+from pipeline.render.pdfio import PdfOpenError, candidate_passwords, encryption_note, info_dictionary, open_pdf
+from pipeline.render.rasterize import RenderJob, page_image_path, render_job
+from pipeline.records import DocStatus, DocumentRecord, PageRecord, PageStatus, SkipReason
+from pipeline.shard import Shard
+from pipeline.store import RunStore
+from pipeline.render.workers import run_jobs
+
+# Outcomes that a password could change: such documents are opened again on every run.
+_RETRYABLE = {SkipReason.NEEDS_PASSWORD.value, SkipReason.WRONG_PASSWORD.value, SkipReason.UNREADABLE.value}
+_MAX_PAGES_PER_JOB = 16   # one worker: fewer document reopens
+_SLOW_OPEN_S = 0.02       # opening costs more than rendering a page or two: reopen it as little as possible
+_MAX_PAGES_PER_SHARED_JOB = 8  # several workers: the last job bounds how long the others idle
+
+
+@dataclass
+class RenderSummary:
+    files: int = 0
+    documents: int = 0
+    outcomes: Counter = field(default_factory=Counter)       # per input file: ok / skipped:<reason>
+    skipped_files: list[dict] = field(default_factory=list)  # {path, reason, detail}
+    pages_total: int = 0
+    pages_rendered: int = 0
+    pages_up_to_date: int = 0
+    pages_failed: int = 0
+    failed_pages: list[dict] = field(default_factory=list)   # {path, page, reason}
+    seconds: float = 0.0
+    run_dir: str = ""
+    store: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "files": self.files, "documents": self.documents, "outcomes": dict(sorted(self.outcomes.items())),
+            "skipped_files": self.skipped_files,
+            "pages": {"total": self.pages_total, "rendered": self.pages_rendered,
+                      "up_to_date": self.pages_up_to_date, "failed": self.pages_failed},
+            "failed_pages": self.failed_pages, "seconds": round(self.seconds, 3),
+            "outputs": {"run_dir": self.run_dir, "store": self.store, "images": f"{self.run_dir}/images"},
+        }
+
+
+def _chunks(indices: list[int], workers: int, slow_to_open: bool = False) -> list[tuple[int, ...]]:
+    """Split a document's pages so several workers can share one long book. A document that is
+    slow to open (a long AES-256 password derivation: 45 ms, measured) is split into one part per
+    worker only, since every part reopens it.
+
+    >>> _chunks(list(range(20)), 1)
+    [(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), (16, 17, 18, 19)]
+    >>> [len(c) for c in _chunks(list(range(40)), 2)]
+    [5, 5, 5, 5, 5, 5, 5, 5]
+    >>> len(_chunks(list(range(352)), 2))
+    44
+    >>> [len(c) for c in _chunks(list(range(30)), 2, slow_to_open=True)]
+    [15, 15]
+    """
+    if workers == 1:  # nothing to balance: fewer, longer jobs reopen the document less often
+        size = _MAX_PAGES_PER_JOB
+    elif slow_to_open:
+        size = math.ceil(len(indices) / workers)
+    else:
+        size = max(1, min(_MAX_PAGES_PER_SHARED_JOB, math.ceil(len(indices) / (workers * 4))))
+    return [tuple(indices[i:i + size]) for i in range(0, len(indices), size)]
+
+
+def _identify(store: RunStore, root: Path, path: Path, shard: Shard | None = None) -> tuple[str, str, int]:
+    rel = path.relative_to(root).as_posix()
+    stat = path.stat()
+    doc_id = store.cached_doc_id(rel, stat.st_size, stat.st_mtime_ns) or file_sha256(path)
+    if shard is None or shard.contains(doc_id):  # another shard's files leave no trace in this store
+        store.remember_input(rel, stat.st_size, stat.st_mtime_ns, doc_id)
+    return rel, doc_id, stat.st_size
+
+
+def _open_and_record(cfg: RenderRunConfig, store: RunStore, path: Path, rel: str, doc_id: str,
+                     size: int) -> tuple[DocumentRecord, float]:
+    """Open a file once in this process to record its outcome; also returns how long opening took."""
+    passwords = candidate_passwords(rel, cfg.passwords_by_name, cfg.passwords)
+    started = time.perf_counter()
+    try:
+        doc = open_pdf(path, passwords)
+    except PdfOpenError as exc:
+        record = DocumentRecord(doc_id, rel, size, DocStatus.SKIPPED, exc.reason, exc.detail)
+    else:
+        with doc:
+            record = DocumentRecord(doc_id, rel, size, DocStatus.OK, page_count=doc.page_count,
+                                    encryption=encryption_note(doc),
+                                    repaired=bool(getattr(doc, "is_repaired", False)),
+                                    pdf_metadata=info_dictionary(doc))
+    store.put_document(record)
+    return record, time.perf_counter() - started
+
+
+def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Iterator[RenderJob]:
+    """Record every input file's outcome; yield the render jobs still to do.
+
+    A generator: the pool pulls jobs as workers free up, so identifying and opening files
+    overlaps rendering instead of delaying the first page.
+    """
+    seen: set[str] = set()        # rendered documents
+    identities: set[str] = set()  # every document (content hash), rendered or skipped
+    render_key = cfg.render.key()
+    root = cfg.pdf_dir.resolve()
+    paths = list(iter_pdf_paths(root))
+    if cfg.workers > 1:  # largest first, so no long document is left running alone at the end
+        paths.sort(key=lambda p: -_size_or_zero(p))
+    for path in paths:
+        open_seconds = 0.0
+        summary.files += 1
+        with store.transaction():
+            try:
+                rel, doc_id, size = _identify(store, root, path, cfg.shard)
+            except OSError as exc:
+                rel = path.relative_to(root).as_posix()
+                summary.outcomes[f"skipped:{SkipReason.UNREADABLE.value}"] += 1
+                summary.skipped_files.append({"path": rel, "reason": SkipReason.UNREADABLE.value,
+                                              "detail": f"cannot read the file: {exc.strerror}"})
+                continue
+            if cfg.shard is not None and not cfg.shard.contains(doc_id):
+                summary.outcomes["other_shard"] += 1
+                continue
+            identities.add(doc_id)
+            row = store.get_document(doc_id)
+            if row is None or row["reason"] in _RETRYABLE:
+                record, open_seconds = _open_and_record(cfg, store, path, rel, doc_id, size)
+                status, reason, detail, page_count = (record.status.value, record.reason, record.detail,
+                                                      record.page_count)
+                reason = reason.value if reason else None
+            else:
+                status, reason, detail, page_count = row["status"], row["reason"], row["detail"], row["page_count"]
+        if status != DocStatus.OK.value:
+            summary.outcomes[f"skipped:{reason}"] += 1
+            summary.skipped_files.append({"path": rel, "reason": reason, "detail": detail})
+            continue
+        summary.outcomes["ok"] += 1
+        if doc_id in seen:  # the same content under another name: one document, rendered once
+            continue
+        seen.add(doc_id)
+        summary.pages_total += page_count
+        states = store.page_states(doc_id)
+        todo = [i for i in range(page_count)
+                if states.get(i) != (PageStatus.RENDERED.value, render_key)
+                or not (cfg.run_dir / page_image_path(doc_id, i, cfg.render)).exists()]
+        summary.pages_up_to_date += page_count - len(todo)
+        passwords = tuple(candidate_passwords(rel, cfg.passwords_by_name, cfg.passwords))
+        for chunk in _chunks(todo, cfg.workers, slow_to_open=open_seconds > _SLOW_OPEN_S):
+            yield RenderJob(path, doc_id, chunk, cfg.run_dir, cfg.render, passwords)
+    summary.documents = len(identities)
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # unreadable: recorded as such when its turn comes
+        return 0
+
+
+def _crashed(job: RenderJob) -> list[PageRecord]:
+    return [PageRecord(job.doc_id, i, PageStatus.FAILED, render_key=job.render.key(),
+                       reason="the renderer crashed on this page (MuPDF); the page is unreadable")
+            for i in job.page_indices]
+
+
+def render_folder(cfg: RenderRunConfig, store: RunStore, progress: bool = True) -> RenderSummary:
+    """Run the render stage; returns the summary. Only bad configuration raises."""
+    started = time.perf_counter()
+    summary = RenderSummary(run_dir=str(cfg.run_dir), store=str(store.path))
+    bar = _progress_bar(progress)
+
+    def planned() -> Iterator[RenderJob]:
+        for job in plan(cfg, store, summary):
+            bar.total += len(job.page_indices)
+            yield job
+
+    for records in run_jobs(planned(), render_job, cfg.workers, on_crash=_crashed):
+        with store.transaction():
+            store.put_pages(records)
+        for rec in records:
+            if rec.status is PageStatus.RENDERED:
+                summary.pages_rendered += 1
+            else:
+                summary.pages_failed += 1
+                summary.failed_pages.append({"path": store.get_document(rec.doc_id)["path"],
+                                             "page": rec.page_no, "reason": rec.reason})
+        bar.update(len(records))
+    bar.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _progress_bar(enabled: bool):
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one
+    # disable=None: tqdm switches itself off when stderr is not a terminal (CI logs, pipes).
+    return tqdm(total=0, unit="page", desc="render", disable=None if enabled else True)
+
+
+def iter_rendered(store: RunStore) -> Iterator[PageRecord]:
+    """The stage's output for the next one: rendered pages, in document order."""
+    yield from store.iter_pages(PageStatus.RENDERED)
