@@ -32,7 +32,7 @@ import pymupdf  # noqa: E402
 from PIL import Image, ImageEnhance  # noqa: E402
 
 from pipeline.render.config import RenderConfig, RenderRunConfig  # noqa: E402
-from pipeline.render.discover import iter_pdf_paths  # noqa: E402
+from pipeline.render.discover import iter_inputs  # noqa: E402
 from pipeline.render.imaging import encode  # noqa: E402
 from pipeline.render.pdfio import PdfOpenError, open_pdf  # noqa: E402
 from pipeline.render.rasterize import target_zoom  # noqa: E402
@@ -41,7 +41,10 @@ from pipeline.store import RunStore  # noqa: E402
 
 
 def openable(pdf_dir: Path, passwords: dict[str, str]):
-    for path in iter_pdf_paths(pdf_dir):
+    for item in iter_inputs(pdf_dir):
+        path = item.path
+        if item.skip is not None:
+            continue
         try:
             yield open_pdf(path, [passwords[path.name]] if path.name in passwords else [])
         except PdfOpenError:

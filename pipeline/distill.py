@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--password", action="append", default=[],
                        help="password to try on encrypted PDFs (repeatable); prefer --passwords FILE")
     group.add_argument("--passwords", type=Path, help="JSON/YAML map of file name -> password")
+    group.add_argument("--follow-symlinks", action="store_true",
+                       help="read link targets, even outside PDF_DIR (default: links are skipped:symlink, unread)")
     group = parser.add_argument_group("rendering")
     group.add_argument("--longest-side", type=int, default=DEFAULT_LONGEST_SIDE,
                        help=f"target longest side in px (default {DEFAULT_LONGEST_SIDE})")
@@ -112,7 +114,8 @@ def render_config_from_args(args: argparse.Namespace) -> RenderRunConfig:
     by_name = load_passwords_file(args.passwords) if args.passwords else {}
     return RenderRunConfig(pdf_dir=args.pdf_dir, run_dir=args.out, render=render, workers=args.workers,
                            passwords=tuple(args.password), passwords_by_name=by_name,
-                           shard=Shard.parse(args.shard) if args.shard else None)
+                           shard=Shard.parse(args.shard) if args.shard else None,
+                           follow_symlinks=args.follow_symlinks)
 
 
 def teacher_settings_from_args(args: argparse.Namespace) -> TeacherSettings:

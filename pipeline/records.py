@@ -21,12 +21,16 @@ class DocStatus(str, Enum):
 class SkipReason(str, Enum):
     """Why an input file was not rendered. Values are stable: they are stored and reported."""
 
-    NOT_A_PDF = "not_a_pdf"            # no %PDF- signature, MuPDF cannot open it
+    NOT_A_PDF = "not_a_pdf"            # no %PDF- header in the first 1024 bytes (a TIFF named .pdf too)
     CORRUPT = "corrupt"                # has a signature but cannot be opened/repaired into pages
     ZERO_PAGES = "zero_pages"          # a valid PDF with no pages
     NEEDS_PASSWORD = "needs_password"  # encrypted, no password supplied
     WRONG_PASSWORD = "wrong_password"  # encrypted, none of the supplied passwords worked
     UNREADABLE = "unreadable"          # the file could not be read from disk
+    # Found by discovery and never read (no content hash: recorded under a hash of the path)
+    SYMLINK = "symlink"                # a link, not followed without --follow-symlinks
+    BROKEN_LINK = "broken_link"        # a link that leads nowhere, or loops
+    NOT_A_REGULAR_FILE = "not_a_regular_file"  # a FIFO, socket or device (or a link to one): never opened
 
 
 class PageStatus(str, Enum):
@@ -36,12 +40,13 @@ class PageStatus(str, Enum):
 
 @dataclass
 class DocumentRecord:
-    doc_id: str                       # sha256 of the file bytes: a renamed copy is the same document
+    doc_id: str                       # sha256 of the file bytes: a renamed copy is the same document;
+                                      # "path:<sha256 of the path>" for an input that was never read
     path: str                         # path relative to the input folder (first seen)
     size_bytes: int
     status: DocStatus
     reason: SkipReason | None = None
-    detail: str = ""                  # human-readable explanation with the fix, for skipped files
+    detail: str = ""                  # the fix, for skipped files; where a followed link led, for ok ones
     page_count: int = 0
     encryption: str | None = None     # e.g. "Standard V2 R3 128-bit RC4 (empty user password)"
     repaired: bool = False            # MuPDF had to rebuild the xref

@@ -81,6 +81,8 @@ class RenderRunConfig:
     passwords: tuple[str, ...] = ()
     passwords_by_name: dict[str, str] = field(default_factory=dict)
     shard: Shard | None = None               # --shard i/N: only the documents this machine owns
+    # --follow-symlinks: read link targets, even outside pdf_dir (each such record says so)
+    follow_symlinks: bool = False
 
     def __post_init__(self) -> None:
         if not self.pdf_dir.is_dir():

@@ -7,6 +7,7 @@ the render stage turns it into a skipped document and the run goes on.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pymupdf
@@ -14,13 +15,14 @@ import yaml
 
 from pipeline.errors import ConfigError
 from pipeline.records import SkipReason
+from pipeline.render.discover import NotARegularFileError, open_regular
 
 # MuPDF prints repair chatter to stderr for every broken file; we record outcomes instead.
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
 _PDF_SIGNATURE = b"%PDF-"
-_SIGNATURE_WINDOW = 1024  # the PDF spec lets the header start anywhere in the first 1 KiB
+_SIGNATURE_WINDOW = 1024  # readers accept the header anywhere in the first 1 KiB (Acrobat, pdf.js, MuPDF)
 
 
 class PdfOpenError(Exception):
@@ -58,30 +60,73 @@ def candidate_passwords(rel_path: str, by_name: dict[str, str], shared: Sequence
     return list(dict.fromkeys(ordered))
 
 
-def has_pdf_signature(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return _PDF_SIGNATURE in fh.read(_SIGNATURE_WINDOW)
+# Images that arrive named .pdf: MuPDF would open them as one-page documents, against the header rule.
+_IMAGE_SIGNATURES = {b"II*\0": ("TIFF", ".tif"), b"MM\0*": ("TIFF", ".tif"), b"\x89PNG": ("PNG", ".png"),
+                     b"\xff\xd8\xff": ("JPEG", ".jpg")}
 
 
-def open_pdf(path: Path, passwords: Sequence[str] = ()) -> pymupdf.Document:
+def read_header(path: Path) -> bytes:
+    """The first 1 KiB of a file, never opening a FIFO or device (raises NotARegularFileError, OSError)."""
+    with open_regular(path) as fh:
+        return fh.read(_SIGNATURE_WINDOW)
+
+
+def not_a_pdf_detail(header: bytes) -> str:
+    """Why a file is not a PDF, and what to do about it.
+
+    >>> not_a_pdf_detail(b"II*\\0rest")
+    'not a PDF (no %PDF- header in its first 1024 bytes) but a TIFF image: keep an image under its own extension (.tif)'
+    >>> not_a_pdf_detail(b"hello")
+    'not a PDF (no %PDF- header in its first 1024 bytes); remove it from the input folder'
+    """
+    reason = "not a PDF (no %PDF- header in its first 1024 bytes)"
+    for magic, (kind, extension) in _IMAGE_SIGNATURES.items():
+        if header.startswith(magic):
+            return f"{reason} but a {kind} image: keep an image under its own extension ({extension})"
+    return f"{reason}; remove it from the input folder"
+
+
+@dataclass
+class OpenedPdf:
+    """An open, authenticated document, with what authenticating hides afterwards."""
+
+    doc: pymupdf.Document
+    opened_with_password: bool   # needs_pass before authenticating (is_encrypted turns False after it)
+
+    def encryption_note(self) -> str | None:
+        """Describe encryption: opened with a supplied password, or encrypted with an empty user one."""
+        method = (self.doc.metadata or {}).get("encryption")
+        if not method:
+            return None
+        if self.opened_with_password:
+            return f"{method} (opened with a supplied password)"
+        return f"{method} (empty user password: opened without one)"
+
+
+def open_document(path: Path, passwords: Sequence[str] = ()) -> OpenedPdf:
     """Open and authenticate a PDF, ready for page access. Raises PdfOpenError.
 
-    Authentication happens before anything reads ``page_count``: PyMuPDF reports 0 pages for a
-    locked file, which would otherwise look like an empty document.
+    A file is a PDF when ``%PDF-`` occurs in its first 1024 bytes (the window PDF readers accept);
+    anything else is ``not_a_pdf`` before MuPDF sees it. Authentication happens before anything
+    reads ``page_count``: PyMuPDF reports 0 pages for a locked file, which would otherwise look
+    like an empty document.
     """
     try:
-        signed = has_pdf_signature(path)
+        header = read_header(path)
+    except NotARegularFileError as exc:
+        raise PdfOpenError(SkipReason.NOT_A_REGULAR_FILE,
+                           f"{exc.strerror}; never opened: remove it from the input folder") from exc
     except OSError as exc:
         raise PdfOpenError(SkipReason.UNREADABLE, f"cannot read the file: {exc.strerror}") from exc
+    if _PDF_SIGNATURE not in header:
+        raise PdfOpenError(SkipReason.NOT_A_PDF, not_a_pdf_detail(header))
     try:
         doc = pymupdf.open(path, filetype="pdf")
     except Exception as exc:
-        if not signed:
-            raise PdfOpenError(SkipReason.NOT_A_PDF,
-                               "not a PDF (no %PDF- header); remove it from the input folder") from exc
         raise PdfOpenError(SkipReason.CORRUPT,
                            f"damaged beyond repair ({exc}); re-export or re-scan the original") from exc
-    if doc.needs_pass:
+    needs_pass = bool(doc.needs_pass)
+    if needs_pass:
         if not passwords:
             doc.close()
             raise PdfOpenError(SkipReason.NEEDS_PASSWORD,
@@ -98,17 +143,12 @@ def open_pdf(path: Path, passwords: Sequence[str] = ()) -> pymupdf.Document:
             raise PdfOpenError(SkipReason.CORRUPT, "damaged: MuPDF repaired the file but no page could be "
                                                    "recovered; re-export the original")
         raise PdfOpenError(SkipReason.ZERO_PAGES, "the PDF has no pages")
-    return doc
+    return OpenedPdf(doc, opened_with_password=needs_pass)
 
 
-def encryption_note(doc: pymupdf.Document) -> str | None:
-    """Describe encryption, including the 'empty user password' case where is_encrypted is False."""
-    method = (doc.metadata or {}).get("encryption")
-    if not method:
-        return None
-    if not doc.is_encrypted:
-        return f"{method} (empty user password: opened without one)"
-    return f"{method} (opened with a password)"
+def open_pdf(path: Path, passwords: Sequence[str] = ()) -> pymupdf.Document:
+    """``open_document`` for readers that need only the pages. Raises PdfOpenError."""
+    return open_document(path, passwords).doc
 
 
 def info_dictionary(doc: pymupdf.Document) -> dict[str, str]:

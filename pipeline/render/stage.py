@@ -12,11 +12,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pipeline.render.config import RenderRunConfig
-from pipeline.render.discover import file_sha256, iter_pdf_paths
-from pipeline.render.pdfio import PdfOpenError, candidate_passwords, encryption_note, info_dictionary, open_pdf
+from pipeline.render.discover import (InputFile, NotARegularFileError, file_sha256, iter_inputs, path_digest,
+                                      path_doc_id)
+from pipeline.render.pdfio import PdfOpenError, candidate_passwords, info_dictionary, open_document
 from pipeline.render.rasterize import RenderJob, page_image_path, render_job
 from pipeline.records import DocStatus, DocumentRecord, PageRecord, PageStatus, SkipReason
 from pipeline.shard import Shard
@@ -36,6 +36,7 @@ class RenderSummary:
     documents: int = 0
     outcomes: Counter = field(default_factory=Counter)       # per input file: ok / skipped:<reason>
     skipped_files: list[dict] = field(default_factory=list)  # {path, reason, detail}
+    outside_files: list[dict] = field(default_factory=list)  # {path, detail}: read outside PDF_DIR (--follow-symlinks)
     pages_total: int = 0
     pages_rendered: int = 0
     pages_up_to_date: int = 0
@@ -48,12 +49,16 @@ class RenderSummary:
     def to_dict(self) -> dict:
         return {
             "files": self.files, "documents": self.documents, "outcomes": dict(sorted(self.outcomes.items())),
-            "skipped_files": self.skipped_files,
+            "skipped_files": self.skipped_files, "outside_files": self.outside_files,
             "pages": {"total": self.pages_total, "rendered": self.pages_rendered,
                       "up_to_date": self.pages_up_to_date, "failed": self.pages_failed},
             "failed_pages": self.failed_pages, "seconds": round(self.seconds, 3),
             "outputs": {"run_dir": self.run_dir, "store": self.store, "images": f"{self.run_dir}/images"},
         }
+
+    def count_skipped(self, path: str, reason: str, detail: str) -> None:
+        self.outcomes[f"skipped:{reason}"] += 1
+        self.skipped_files.append({"path": path, "reason": reason, "detail": detail})
 
 
 def _chunks(indices: list[int], workers: int, slow_to_open: bool = False) -> list[tuple[int, ...]]:
@@ -79,28 +84,32 @@ def _chunks(indices: list[int], workers: int, slow_to_open: bool = False) -> lis
     return [tuple(indices[i:i + size]) for i in range(0, len(indices), size)]
 
 
-def _identify(store: RunStore, root: Path, path: Path, shard: Shard | None = None) -> tuple[str, str, int]:
-    rel = path.relative_to(root).as_posix()
-    stat = path.stat()
-    doc_id = store.cached_doc_id(rel, stat.st_size, stat.st_mtime_ns) or file_sha256(path)
+def _identify(store: RunStore, item: InputFile, shard: Shard | None = None) -> tuple[str, int]:
+    stat = item.path.stat()
+    doc_id = store.cached_doc_id(item.rel, stat.st_size, stat.st_mtime_ns) or file_sha256(item.path)
     if shard is None or shard.contains(doc_id):  # another shard's files leave no trace in this store
-        store.remember_input(rel, stat.st_size, stat.st_mtime_ns, doc_id)
-    return rel, doc_id, stat.st_size
+        store.remember_input(item.rel, stat.st_size, stat.st_mtime_ns, doc_id)
+    return doc_id, stat.st_size
 
 
-def _open_and_record(cfg: RenderRunConfig, store: RunStore, path: Path, rel: str, doc_id: str,
+def _unread_record(item: InputFile, reason: SkipReason, detail: str) -> DocumentRecord:
+    """The outcome of an input never read (a link, a FIFO, a file that vanished): keyed by its path."""
+    return DocumentRecord(path_doc_id(item.rel), item.rel, 0, DocStatus.SKIPPED, reason, detail)
+
+
+def _open_and_record(cfg: RenderRunConfig, store: RunStore, item: InputFile, doc_id: str,
                      size: int) -> tuple[DocumentRecord, float]:
     """Open a file once in this process to record its outcome; also returns how long opening took."""
-    passwords = candidate_passwords(rel, cfg.passwords_by_name, cfg.passwords)
+    passwords = candidate_passwords(item.rel, cfg.passwords_by_name, cfg.passwords)
     started = time.perf_counter()
     try:
-        doc = open_pdf(path, passwords)
+        opened = open_document(item.path, passwords)
     except PdfOpenError as exc:
-        record = DocumentRecord(doc_id, rel, size, DocStatus.SKIPPED, exc.reason, exc.detail)
+        record = DocumentRecord(doc_id, item.rel, size, DocStatus.SKIPPED, exc.reason, exc.detail)
     else:
-        with doc:
-            record = DocumentRecord(doc_id, rel, size, DocStatus.OK, page_count=doc.page_count,
-                                    encryption=encryption_note(doc),
+        with opened.doc as doc:
+            record = DocumentRecord(doc_id, item.rel, size, DocStatus.OK, detail=item.detail,
+                                    page_count=doc.page_count, encryption=opened.encryption_note(),
                                     repaired=bool(getattr(doc, "is_repaired", False)),
                                     pdf_metadata=info_dictionary(doc))
     store.put_document(record)
@@ -116,21 +125,29 @@ def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Itera
     seen: set[str] = set()        # rendered documents
     identities: set[str] = set()  # every document (content hash), rendered or skipped
     render_key = cfg.render.key()
-    root = cfg.pdf_dir.resolve()
-    paths = list(iter_pdf_paths(root))
+    inputs = list(iter_inputs(cfg.pdf_dir, cfg.follow_symlinks))
     if cfg.workers > 1:  # largest first, so no long document is left running alone at the end
-        paths.sort(key=lambda p: -_size_or_zero(p))
-    for path in paths:
+        inputs.sort(key=lambda item: -_size_or_zero(item))
+    for item in inputs:
         open_seconds = 0.0
         summary.files += 1
+        rel = item.rel
         with store.transaction():
-            try:
-                rel, doc_id, size = _identify(store, root, path, cfg.shard)
-            except OSError as exc:
-                rel = path.relative_to(root).as_posix()
-                summary.outcomes[f"skipped:{SkipReason.UNREADABLE.value}"] += 1
-                summary.skipped_files.append({"path": rel, "reason": SkipReason.UNREADABLE.value,
-                                              "detail": f"cannot read the file: {exc.strerror}"})
+            unread = _unread_record(item, item.skip, item.detail) if item.skip is not None else None
+            if unread is None:
+                try:
+                    doc_id, size = _identify(store, item, cfg.shard)
+                except NotARegularFileError:  # replaced by a FIFO or device since discovery
+                    unread = _unread_record(item, SkipReason.NOT_A_REGULAR_FILE,
+                                            "not a regular file (a FIFO, socket or device); never opened")
+                except OSError as exc:
+                    unread = _unread_record(item, SkipReason.UNREADABLE, f"cannot read the file: {exc.strerror}")
+            if unread is not None:  # no content hash: the path decides the shard
+                if cfg.shard is None or cfg.shard.contains(path_digest(unread.doc_id)):
+                    store.put_document(unread)
+                    summary.count_skipped(rel, unread.reason.value, unread.detail)
+                else:
+                    summary.outcomes["other_shard"] += 1
                 continue
             if cfg.shard is not None and not cfg.shard.contains(doc_id):
                 summary.outcomes["other_shard"] += 1
@@ -138,16 +155,17 @@ def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Itera
             identities.add(doc_id)
             row = store.get_document(doc_id)
             if row is None or row["reason"] in _RETRYABLE:
-                record, open_seconds = _open_and_record(cfg, store, path, rel, doc_id, size)
+                record, open_seconds = _open_and_record(cfg, store, item, doc_id, size)
                 status, reason, detail, page_count = (record.status.value, record.reason, record.detail,
                                                       record.page_count)
                 reason = reason.value if reason else None
             else:
                 status, reason, detail, page_count = row["status"], row["reason"], row["detail"], row["page_count"]
         if status != DocStatus.OK.value:
-            summary.outcomes[f"skipped:{reason}"] += 1
-            summary.skipped_files.append({"path": rel, "reason": reason, "detail": detail})
+            summary.count_skipped(rel, reason, detail)
             continue
+        if item.outside:
+            summary.outside_files.append({"path": rel, "detail": item.detail})
         summary.outcomes["ok"] += 1
         if doc_id in seen:  # the same content under another name: one document, rendered once
             continue
@@ -160,13 +178,15 @@ def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Itera
         summary.pages_up_to_date += page_count - len(todo)
         passwords = tuple(candidate_passwords(rel, cfg.passwords_by_name, cfg.passwords))
         for chunk in _chunks(todo, cfg.workers, slow_to_open=open_seconds > _SLOW_OPEN_S):
-            yield RenderJob(path, doc_id, chunk, cfg.run_dir, cfg.render, passwords)
+            yield RenderJob(item.path, doc_id, chunk, cfg.run_dir, cfg.render, passwords)
     summary.documents = len(identities)
 
 
-def _size_or_zero(path: Path) -> int:
+def _size_or_zero(item: InputFile) -> int:
+    if item.skip is not None:
+        return 0
     try:
-        return path.stat().st_size
+        return item.path.stat().st_size
     except OSError:  # unreadable: recorded as such when its turn comes
         return 0
 

@@ -167,3 +167,23 @@ def test_memory_stays_bounded_on_a_352_page_book(tmp_path):
     # A worker holds one page at a time (~7 MB of pixels at 1536 px); 352 pages held at once would
     # need > 2 GB. 400 MB leaves room for the interpreter, PyMuPDF and OpenCV.
     assert measured["worker_mb"] < 400 and measured["main_mb"] < 400, measured
+
+
+def test_corpus_password_files_are_noted_as_opened_with_a_password(corpus_pdfs, corpus_manifest, tmp_path):
+    """The stored note, for every corpus file opened with its password and every file encrypted with an
+    empty user password. Planning alone records each file's outcome: no page needs rendering here."""
+    from pipeline.render.stage import RenderSummary, plan
+
+    passwords = {e["file"]: e["password"] for e in corpus_manifest if e["password"]}
+    empty = [e["file"] for e in corpus_manifest
+             if e["pymupdf_facts"]["encryption_meta"] and not e["pymupdf_facts"]["needs_pass"]]
+    assert passwords and empty
+    cfg = RenderRunConfig(pdf_dir=corpus_pdfs, run_dir=tmp_path / "run", render=SMALL, passwords_by_name=passwords)
+    with RunStore(tmp_path / "run") as store:
+        for _ in plan(cfg, store, RenderSummary()):
+            pass
+        notes = {row["path"]: row["encryption"] for row in store.documents()}
+    for name in passwords:
+        assert notes[name].endswith("(opened with a supplied password)"), (name, notes[name])
+    for name in empty:
+        assert notes[name].endswith("(empty user password: opened without one)"), (name, notes[name])
