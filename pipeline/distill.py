@@ -2,8 +2,11 @@
 
 Thin entry point: parse flags, build one typed config, call the stage functions, print a
 summary (or one JSON object with ``--json``). Only this module turns exceptions into messages
-and exit codes: 0 done (skipped files and failed pages are outcomes, not errors), 2 bad
-configuration (nothing was started), 3 the teacher stopped the run (everything before is kept).
+and exit codes (``pipeline.cli``, the same for every command): 0 done (skipped files and failed
+pages are outcomes, not errors), 1 work left that a rerun continues (transient failures, a
+--max-cost stop, batch jobs to collect), 2 bad configuration or input (nothing was started, or
+nothing usable came of it: no PDFs found, no page rendered, no usable label), 3 stopped (the
+teacher refused us, the store cannot be written; everything before is kept), 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,23 +17,26 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from pipeline.cli import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_STOPPED, EXIT_WORK_LEFT, check_out_dir, exit_now, make_parser
+from pipeline.distill_report import Verdict, format_label_summary, format_render_summary, interrupted_line, verdict
 from pipeline.label.batch.run import BATCH_TEACHERS, BatchConfig, BatchSummary, format_batch, run_batch
 from pipeline.render.config import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PIXELS, ENHANCE_METHODS, IMAGE_FORMATS, \
     ConfigError, RenderConfig, RenderRunConfig
 from pipeline.label.cost import load_prices
-from pipeline.label.stage import LabelConfig, LabelSummary, label_pages
+from pipeline.label.stage import LabelConfig, label_pages
+from pipeline.render.discover import iter_inputs
 from pipeline.render.pdfio import load_passwords_file
-from pipeline.render.stage import RenderSummary, render_folder
+from pipeline.render.stage import render_folder
 from pipeline.shard import Shard
 from pipeline.store import RunStore, StoreError
-from pipeline.tasks import DEFAULT_TASKS, TaskError, resolve_tasks
-from pipeline.teachers import DEFAULT_TEACHER, TEACHER_NAMES, TeacherConfigError, TeacherFatalError, \
-    TeacherSettings, make_teacher
+from pipeline.tasks import DEFAULT_TASKS, TaskError, builtin_task_names, resolve_tasks
+from pipeline.teachers import DEFAULT_MODELS, DEFAULT_TEACHER, TEACHER_NAMES, TeacherConfigError, \
+    TeacherFatalError, TeacherSettings, make_teacher
 from pipeline.label.tracking import log_run, require_wandb
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.distill", description=__doc__.splitlines()[0])
+    parser = make_parser("python -m pipeline.distill", __doc__)
     parser.add_argument("pdf_dir", type=Path, help="folder searched recursively for *.pdf (any case)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (created; resumable)")
     parser.add_argument("--render-only", action="store_true", help="render pages, do not label them")
@@ -52,18 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--enhance-all-pages", action="store_true",
                        help="enhance every page, not only low-contrast ones (scans, faded ink)")
     group.add_argument("--grayscale", action="store_true", help="render in grayscale")
-    group.add_argument("--format", dest="image_format", choices=IMAGE_FORMATS, default="jpeg")
-    group.add_argument("--jpeg-quality", type=int, default=90)
+    group.add_argument("--format", dest="image_format", choices=IMAGE_FORMATS, default="jpeg",
+                       help="page image encoding (never WebP: the LLaMA-Factory API server rejects it)")
+    group.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality, 1..100")
     group.add_argument("--workers", type=int, default=1, help="render processes (default 1)")
     group = parser.add_argument_group("labelling")
     group.add_argument("--teacher", choices=TEACHER_NAMES, default=DEFAULT_TEACHER,
                        help=f"who labels the pages (default {DEFAULT_TEACHER}: offline, from the PDF's text layer)")
     group.add_argument("--task", dest="tasks", action="append",
-                       help=f"task name or path to a task.yaml (repeatable; default {' + '.join(DEFAULT_TASKS)})")
-    group.add_argument("--model", help="teacher model (default: the teacher's own)")
+                       help=f"a built-in task ({', '.join(builtin_task_names())}) or the path to a task.yaml "
+                            f"(repeatable; default {' + '.join(DEFAULT_TASKS)})")
+    group.add_argument("--model", help="teacher model (default: the teacher's own: " + ", ".join(
+        f"{t} {m}" for t, m in DEFAULT_MODELS.items() if m) + "; openai-compatible needs --model)")
     group.add_argument("--base-url", help="API endpoint (a gateway, a stub, or your own vLLM / llamafactory-cli api)")
-    group.add_argument("--temperature", type=float, default=0.0)
-    group.add_argument("--max-output-tokens", type=int, default=8192)
+    group.add_argument("--temperature", type=float, default=0.0, help="sampling temperature of API teachers")
+    group.add_argument("--max-output-tokens", type=int, default=8192,
+                       help="answer length cap; an answer cut off there is recorded truncated")
     group.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     group.add_argument("--image-detail", choices=("low", "high", "auto"), default="high", help="OpenAI image detail")
     group.add_argument("--json-mode", choices=("schema", "object", "none"), default="schema",
@@ -95,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "24 h): collect finished jobs, submit the rest; rerun or --collect later")
     group.add_argument("--collect", action="store_true", help="only collect finished batch jobs, submit nothing")
     group.add_argument("--wait", action="store_true", help="with --batch/--collect: poll until every job is collected")
-    group.add_argument("--poll-interval", type=float, default=60.0, help="seconds between polls with --wait")
+    group.add_argument("--poll-interval", type=float, default=60.0, metavar="SECONDS",
+                       help="seconds between polls with --wait")
     group.add_argument("--batch-size", type=int, help="requests per batch job (default: the provider's limit)")
     group.add_argument("--shard", help="I/N: only this machine's part of the folder (by document content hash); "
                                        "combine the run folders with python -m pipeline.merge")
@@ -132,51 +143,6 @@ def label_config_from_args(args: argparse.Namespace) -> LabelConfig:
                        allow_sensitive=args.allow_sensitive, dry_run=args.dry_run)
 
 
-def format_render_summary(summary: RenderSummary) -> str:
-    lines = [f"render: {summary.files} file(s), {summary.documents} document(s) in {summary.seconds:.1f}s"]
-    for outcome, count in sorted(summary.outcomes.items()):
-        lines.append(f"  {outcome:<28} {count}")
-    lines.append(f"  pages: {summary.pages_rendered} rendered, {summary.pages_up_to_date} already done, "
-                 f"{summary.pages_failed} failed (of {summary.pages_total})")
-    for item in summary.skipped_files:
-        lines.append(f"  skipped {item['path']}: {item['detail']}")
-    for item in summary.failed_pages[:20]:
-        lines.append(f"  failed {item['path']} page {item['page']}: {item['reason']}")
-    if len(summary.failed_pages) > 20:
-        lines.append(f"  ... and {len(summary.failed_pages) - 20} more failed pages (see the run store)")
-    lines.append(f"  store: {summary.store}")
-    return "\n".join(lines)
-
-
-def format_label_summary(summary: LabelSummary) -> str:
-    data = summary.to_dict()
-    lines = [f"label: teacher {summary.teacher} ({summary.model}), {summary.requests} request(s), "
-             f"{summary.up_to_date} already done, {summary.seconds:.1f}s, "
-             f"tokens {summary.tokens_in} in / {summary.tokens_out} out"
-             + (f", ${summary.cost_usd:.4f}" if summary.cost_usd is not None else "")
-             + (f", {summary.retries} retries" if summary.retries else "")]
-    if summary.estimate is not None:
-        e = summary.estimate
-        cost = f"${e['cost_usd']:.4f}" if e["cost_usd"] is not None else "unknown (no price for the model)"
-        lines.append(f"  dry run, nothing sent: {e['pages']} page(s), {e['requests']} request(s), "
-                     f"image tokens {e['image_tokens']} ({e['rule']}), prompt tokens {e['prompt_tokens']}, "
-                     f"output tokens ~{e['output_tokens_assumed']}; estimated cost {cost}")
-    if summary.stopped == "budget":
-        lines.append(f"  stopped at the --max-cost budget: {summary.left} left for the next run")
-    for item in summary.blocked:
-        lines.append(f"  sensitive_blocked {item['path']}: {', '.join(item['kinds'])} (not sent; --allow-sensitive "
-                     "sends it)")
-    for task, outcomes in data["labels"].items():
-        lines.append(f"  {task:<12} " + ", ".join(f"{o} {n}" for o, n in outcomes.items()))
-    if summary.warnings:
-        lines.append("  warnings: " + ", ".join(f"{w} {n}" for w, n in sorted(summary.warnings.items())))
-    for item in summary.failures[:20]:
-        lines.append(f"  {item['outcome']} {item['path']} page {item['page']} ({item['task']}): {item['detail']}")
-    if len(summary.failures) > 20:
-        lines.append(f"  ... and {len(summary.failures) - 20} more (see the run store)")
-    return "\n".join(lines)
-
-
 def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
     if not (args.batch or args.collect):
         return None
@@ -199,59 +165,88 @@ def _tracked_config(args: argparse.Namespace, teacher) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt as exc:     # Ctrl-C: one line, no traceback; every stored answer is kept
+        print(str(exc) or f"interrupted before anything was stored in {args.out}; rerun the same command",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
     render_summary = label_summary = None
     try:
         cfg = render_config_from_args(args)
         batch_cfg = _batch_config(args)
         if args.wandb:
             require_wandb()               # fails before any work, with the install hint
+        check_out_dir(cfg.run_dir)
+        if next(iter(iter_inputs(cfg.pdf_dir, cfg.follow_symlinks)), None) is None:
+            raise ConfigError(f"no PDFs found under {cfg.pdf_dir} (searched recursively for *.pdf, any case; "
+                              "hidden folders are skipped)")
         teacher = None
         if not args.render_only:  # build the teacher first: a missing key fails before any work
             label_cfg = label_config_from_args(args)
             teacher = make_teacher(args.teacher, teacher_settings_from_args(args))
             teacher.check_tasks(list(label_cfg.tasks))
         with RunStore(cfg.run_dir) as store:
-            render_summary = render_folder(cfg, store, progress=not args.no_progress)
-            if teacher is not None:
-                try:
-                    if batch_cfg is not None:
-                        label_summary = run_batch(cfg, label_cfg, batch_cfg, store, teacher)
-                    else:
-                        label_summary = label_pages(cfg, label_cfg, store, teacher, progress=not args.no_progress)
-                finally:
-                    teacher.close()
-            if args.wandb:
-                try:
-                    log_run(args.wandb, store, {"render": render_summary.to_dict(),
-                                                **({"label": label_summary.to_dict()} if label_summary else {})},
-                            _tracked_config(args, teacher))
-                except Exception as exc:  # the run itself is done and stored: tracking must not undo it
-                    print(f"warning: W&B logging failed ({type(exc).__name__}: {exc}); the run is complete",
-                          file=sys.stderr)
+            try:
+                render_summary = render_folder(cfg, store, progress=not args.no_progress)
+                if teacher is not None:
+                    try:
+                        if batch_cfg is not None:
+                            label_summary = run_batch(cfg, label_cfg, batch_cfg, store, teacher)
+                        else:
+                            label_summary = label_pages(cfg, label_cfg, store, teacher,
+                                                        progress=not args.no_progress)
+                    finally:
+                        teacher.close()
+                result = verdict(store, render_summary, label_summary,
+                                 tuple(t.name for t in label_cfg.tasks) if teacher is not None else ())
+                if args.wandb:
+                    _log_to_wandb(args, store, render_summary, label_summary, teacher)
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt(interrupted_line(store, cfg.run_dir)) from None
     except (ConfigError, StoreError, TaskError, TeacherConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     except TeacherFatalError as exc:
         print(f"stopped: {exc}\nEverything labelled before this is kept in {args.out}; fix the cause and rerun.",
               file=sys.stderr)
-        return 3
+        return EXIT_STOPPED
     except (sqlite3.OperationalError, OSError) as exc:   # disk full, read-only or vanished run folder
         print(f"stopped: {type(exc).__name__}: {exc}\nEverything stored in {args.out} before this is kept; "
               "fix the cause (disk space, permissions) and rerun.", file=sys.stderr)
-        return 3
+        return EXIT_STOPPED
+    _print_summary(args, render_summary, label_summary, result)
+    return result.code
+
+
+def _log_to_wandb(args, store, render_summary, label_summary, teacher) -> None:
+    try:
+        log_run(args.wandb, store, {"render": render_summary.to_dict(),
+                                    **({"label": label_summary.to_dict()} if label_summary else {})},
+                _tracked_config(args, teacher))
+    except Exception as exc:  # the run itself is done and stored: tracking must not undo it
+        print(f"warning: W&B logging failed ({type(exc).__name__}: {exc}); the run is complete", file=sys.stderr)
+
+
+def _print_summary(args, render_summary, label_summary, result: Verdict) -> None:
     if args.json:
         out = {"render": render_summary.to_dict()}
         if label_summary is not None:
             out["label"] = label_summary.to_dict()
-        print(json.dumps(out, ensure_ascii=False))
+        print(json.dumps({**out, **result.to_dict()}, ensure_ascii=False))
     else:
         print(format_render_summary(render_summary))
         if label_summary is not None:
             print(format_label_summary(label_summary))
         if isinstance(label_summary, BatchSummary):
             print(format_batch(label_summary))
-    return 0
+    if result.reason:
+        word = {EXIT_CONFIG: "error", EXIT_WORK_LEFT: "incomplete"}.get(result.code, "note")
+        print(f"{word}: {result.reason}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

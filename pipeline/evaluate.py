@@ -8,8 +8,10 @@ common items -> report (report.md, report.html, PNGs) -> optional failure mining
   --endpoint URL --model NAME     a live OpenAI-compatible server (llamafactory-cli api, vLLM)
   --system NAME=predictions:FILE | NAME=endpoint:URL#MODEL | NAME=run:RUN_DIR[#TEACHER]   (repeatable)
 
-Exit codes: 0 done, 2 bad configuration (missing file, unknown --system syntax, misaligned
-predictions), 3 the endpoint refused us (API key, model name).
+Exit codes (``pipeline.cli``, the same for every command): 0 done, 1 done but some endpoint
+answers failed for a transient reason (a rerun sends only those: the others are cached), 2 bad
+configuration (missing file, unknown --system syntax, misaligned predictions, --out not a
+writable folder), 3 the endpoint refused us (API key, model name), 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import json
 import sys
 from pathlib import Path
 
+from pipeline.cli import EXIT_CONFIG, EXIT_DONE, EXIT_INTERRUPTED, EXIT_STOPPED, EXIT_WORK_LEFT, check_out_dir, \
+    exit_now, make_parser
+
 from pipeline.errors import ConfigError, EndpointError, StoreError, TaskError
 from pipeline.evaluation.endpoint import EndpointConfig
 from pipeline.evaluation.mine import MineConfig
@@ -27,10 +32,8 @@ from pipeline.evaluation.systems import SystemSpec, parse_system
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="systems (scored on the same items):\n"
-                                            + "\n".join(__doc__.splitlines()[6:10]))
+    parser = make_parser("python -m pipeline.evaluate", __doc__,
+                         epilog="systems (scored on the same items):\n" + "\n".join(__doc__.splitlines()[6:10]))
     parser.add_argument("--references", type=Path, help="DATASET_DIR/<name>_val.json or a .jsonl of {id, image, "
                                                         "reference, task}")
     parser.add_argument("--predictions", type=Path, help="generated_predictions.jsonl (system 'student')")
@@ -48,19 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("endpoint")
     group.add_argument("--guided", action="store_true", help="schema-constrained decoding (json_schema + vLLM "
                                                              "structured_outputs)")
-    group.add_argument("--concurrency", type=int, default=4)
-    group.add_argument("--temperature", type=float, default=0.0)
-    group.add_argument("--max-tokens", type=int, default=4096)
+    group.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    group.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0: greedy)")
+    group.add_argument("--max-tokens", type=int, default=4096, help="answer length cap per request")
     group.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     group.add_argument("--max-attempts", type=int, default=4, help="per request, retries of 429/5xx/timeouts included")
     group = parser.add_argument_group("failure mining")
     group.add_argument("--mine", type=Path, metavar="DIR", help="write the regression and hard sets here (e.g. the "
                                                                 "dataset folder of the next build)")
     group.add_argument("--mine-system", help="the system whose failures are mined (default: the first one)")
-    group.add_argument("--mine-name", default="docdistill_mined", help="dataset name prefix")
-    group.add_argument("--top-n", type=int, default=20, help="hard items per failure type and overall")
-    group.add_argument("--oversample", type=int, default=3, help="num_samples = records x this")
-    group.add_argument("--pass-score", type=float, default=0.9, help="items below this ANLS* count as failed")
+    group.add_argument("--mine-name", default="docdistill_mined",
+                       help="dataset name prefix: NAME_regression and NAME_hard in DIR/dataset_info.json")
+    group.add_argument("--top-n", type=int, default=20, help="hard items kept per failure type and overall")
+    group.add_argument("--oversample", type=int, default=3,
+                       help="how often training sees each mined record (num_samples = records x this)")
+    group.add_argument("--pass-score", type=float, default=0.9,
+                       help="items scoring below this ANLS* count as failed (and are mined)")
     return parser
 
 
@@ -106,17 +112,34 @@ def format_summary(result: dict) -> str:
     return "\n".join(lines)
 
 
+# Endpoint failures a rerun may not get again (the rest: a 400 for a too-long page, a missing image).
+_TRANSIENT_FAILURES = ("http_429", "http_5", "timeout", "connection_error")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = evaluate(to_config(args))
+        cfg = to_config(args)
+        check_out_dir(cfg.out_dir)
+        if cfg.mine is not None:
+            check_out_dir(cfg.mine.out_dir, "--mine")
+        result = evaluate(cfg)
     except (ConfigError, TaskError, StoreError, EndpointError) as exc:
-        code = 3 if isinstance(exc, EndpointError) else 2
         print(f"error: {exc}", file=sys.stderr)
-        return code
+        return EXIT_STOPPED if isinstance(exc, EndpointError) else EXIT_CONFIG
+    except KeyboardInterrupt:
+        print(f"interrupted: endpoint answers received so far are cached in {args.out}; rerun the same command to "
+              "continue (they are not sent again)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(json.dumps(result, ensure_ascii=False, default=str) if args.json else format_summary(result))
-    return 0
+    retry = {f"{name} {reason} {n}" for name, stats in result["endpoints"].items()
+             for reason, n in stats["failed"].items() if reason.startswith(_TRANSIENT_FAILURES)}
+    if retry:
+        print(f"incomplete: endpoint requests failed for a transient reason ({', '.join(sorted(retry))}); rerun "
+              "the same command to send only those again", file=sys.stderr)
+        return EXIT_WORK_LEFT
+    return EXIT_DONE
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -11,7 +11,8 @@ the arguments and merging again changes nothing:
 - a document: opened beats skipped, then the newest.
 
 The hash cache (``inputs``) is not merged: it is only a cache, and a resumed run rebuilds it.
-Exit codes: 0 merged, 2 bad input (nothing written).
+Exit codes (``pipeline.cli``, the same for every command): 0 merged, 2 bad input (nothing
+written), 3 stopped by a write failure (disk full; sources merged before it are kept), 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.cli import EXIT_CONFIG, EXIT_DONE, EXIT_INTERRUPTED, EXIT_STOPPED, check_out_dir, exit_now, make_parser
 from pipeline.label.batch.jobs import BATCH_TABLES, ensure_batch_tables
 from pipeline.errors import ConfigError
 from pipeline.store import STORE_FILENAME, RunStore, StoreError
@@ -153,7 +155,7 @@ def merge_runs(sources: list[Path], out_dir: Path) -> MergeSummary:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.merge", description=__doc__.splitlines()[0])
+    parser = make_parser("python -m pipeline.merge", __doc__)
     parser.add_argument("sources", nargs="+", type=Path, help="run folders to merge (e.g. one per --shard)")
     parser.add_argument("--out", type=Path, required=True, help="merged run folder (created, or merged into)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -163,21 +165,30 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_out_dir(args.out)
         summary = merge_runs(args.sources, args.out)
     except (ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
+    except OSError as exc:       # disk full: each source is merged in one transaction, so none is half-merged
+        print(f"stopped: {type(exc).__name__}: {exc}\nthe sources merged before it are kept in {args.out}; fix the "
+              "cause and rerun (merging again changes nothing)", file=sys.stderr)
+        return EXIT_STOPPED
+    except KeyboardInterrupt:
+        print(f"interrupted: the sources merged so far are kept in {args.out}; rerun the same command to continue "
+              "(merging again changes nothing)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))
-        return 0
+        return EXIT_DONE
     totals = summary.totals
     print(f"merge: {len(summary.sources)} run folder(s) -> {summary.out}")
     print("  changed: " + (", ".join(f"{t} {n}" for t, n in sorted(summary.changed.items()) if n) or "nothing"))
     print("  images: " + (", ".join(f"{k} {n}" for k, n in sorted(summary.images.items())) or "none placed"))
     print(f"  merged store: {totals['documents']} document(s), pages {totals['pages']}, "
           f"labels {sum(totals['labels'].values())}")
-    return 0
+    return EXIT_DONE
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

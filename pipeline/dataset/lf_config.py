@@ -30,7 +30,7 @@ GROUPS = {
     "output": ("output_dir", "logging_steps", "save_steps", "plot_loss", "overwrite_output_dir",
                "save_only_model", "report_to", "run_name"),
     "train": ("per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs",
-              "max_steps", "lr_scheduler_type", "warmup_ratio", "bf16", "fp16", "use_cpu", "seed", "deepspeed"),
+              "max_steps", "lr_scheduler_type", "warmup_steps", "warmup_ratio", "bf16", "fp16", "use_cpu", "seed", "deepspeed"),
     "eval": ("per_device_eval_batch_size", "eval_strategy", "eval_steps", "max_new_tokens", "temperature",
              "do_sample"),
     "export": ("export_dir", "export_size", "export_device", "export_legacy_format"),

@@ -11,6 +11,7 @@ a rejected key or unknown model stops the run (EndpointError).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +172,7 @@ def _send_all(pending, cfg: EndpointConfig, stats: EndpointStats, cache: Predict
                            max_retries=0, timeout=cfg.timeout_s)
     send = _make_sender(client, cfg, stats)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, cfg.concurrency)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, cfg.concurrency)) as pool, _cancel_on_error(pool):
             futures = {pool.submit(send, messages, extra): (item, key) for item, key, messages, extra in pending}
             for future in as_completed(futures):
                 item, key = futures[future]
@@ -191,6 +193,16 @@ def _send_all(pending, cfg: EndpointConfig, stats: EndpointStats, cache: Predict
                 stats.answered += 1
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _cancel_on_error(pool: ThreadPoolExecutor) -> Iterator[None]:
+    """On any exception (Ctrl-C included) send nothing more: only the requests in flight finish."""
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
 
 
 def _fatal_message(code: int, cfg: EndpointConfig) -> str:

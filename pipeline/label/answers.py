@@ -125,10 +125,35 @@ def _validation_summary(exc: ValidationError, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
+# What the summary says when the provider gave no message of its own: the cause and what to do.
+_WHY = {
+    ReplyStatus.TRUNCATED: "the answer was cut off at the output-token limit ({finish}, {tokens_out} tokens out): "
+                           "raise --max-output-tokens (a new limit is a new request for every page)",
+    ReplyStatus.SAFETY_BLOCKED: "the provider's safety filter withheld the answer ({finish}); the page stays out "
+                                "of the dataset unless another teacher or model labels it",
+    ReplyStatus.RECITATION_BLOCKED: "the provider withheld the answer because it would quote its sources verbatim "
+                                    "({finish}); the page stays out of the dataset unless another teacher or model "
+                                    "labels it",
+}
+
+
+def reply_detail(reply: Reply) -> str:
+    """The provider's own message, or what the outcome means and what to do about it.
+
+    >>> reply_detail(Reply(ReplyStatus.TRUNCATED, finish_reason="MAX_TOKENS", tokens_out=8192))[:70]
+    'the answer was cut off at the output-token limit (MAX_TOKENS, 8192 tok'
+    >>> reply_detail(Reply(ReplyStatus.SAFETY_BLOCKED, detail="blocked: violence"))
+    'blocked: violence'
+    """
+    if reply.detail or reply.status not in _WHY:
+        return reply.detail
+    return _WHY[reply.status].format(finish=reply.finish_reason or reply.status.value, tokens_out=reply.tokens_out)
+
+
 def check_reply(task: Task, reply: Reply, page_text: str | None = None) -> Checked:
     """Turn a teacher's reply into an outcome, validated data and warnings."""
     if reply.status is not ReplyStatus.COMPLETE:
-        return Checked(Outcome(reply.status.value), errors=reply.detail)
+        return Checked(Outcome(reply.status.value), errors=reply_detail(reply))
     if reply.data is not None:
         obj, how = reply.data, "strict"
     else:

@@ -6,11 +6,17 @@ starts its own manager thread, so no lock is copied mid-use. The parent holds no
 workers never touch its SQLite handle. Elsewhere (macOS, Windows) they are spawned. When a worker
 dies, every job that was in flight is split into single pages and retried one at a time in a
 fresh pool; a page that kills a worker even alone is handed to ``on_crash`` and recorded failed.
+
+Ctrl-C: a terminal sends SIGINT to the whole process group. Workers ignore it, so only the parent
+stops (one KeyboardInterrupt, no traceback per worker); it drops the jobs in flight (their pages
+are not recorded, so the next run renders them) and terminates the workers at once, as it does
+when the caller stops reading results (a store write failed).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -31,7 +37,7 @@ def run_jobs(jobs: Iterable[RenderJob], worker: Callable[[RenderJob], R], worker
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     while True:
         crashed: list[RenderJob] = []
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_sigint) as pool:
             in_flight: dict[Future, RenderJob] = {}
             isolating = bool(suspects)
             try:
@@ -61,6 +67,9 @@ def run_jobs(jobs: Iterable[RenderJob], worker: Callable[[RenderJob], R], worker
                         isolating = False
             except BrokenProcessPool:
                 pass
+            except (KeyboardInterrupt, GeneratorExit):  # Ctrl-C, or the caller stopped reading (it failed)
+                _stop_now(pool)
+                raise
             crashed.extend(in_flight.values())
         if not crashed:
             if suspects:
@@ -71,3 +80,15 @@ def run_jobs(jobs: Iterable[RenderJob], worker: Callable[[RenderJob], R], worker
                 yield on_crash(job)  # crashed while running alone: this page kills the renderer
             else:
                 suspects.extend(replace(job, page_indices=(i,)) for i in job.page_indices)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now, not after their current job."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for child in multiprocessing.active_children():   # the pool's workers: the parent starts no other
+        child.terminate()
+        child.join()

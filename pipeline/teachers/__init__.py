@@ -17,8 +17,12 @@ _MODULES = {
 }
 TEACHER_NAMES = tuple(_MODULES)
 DEFAULT_TEACHER = "textlayer"
+# Each teacher's default model, for --help without importing its SDK (a second to import);
+# tests/teachers keep it equal to the classes' default_model. "": the teacher needs --model.
+DEFAULT_MODELS = {"textlayer": "pymupdf-textlayer-1", "gemini": "gemini-2.5-flash", "openai": "gpt-4o-2024-08-06",
+                  "openai-compatible": ""}
 
-__all__ = ["RETRYABLE", "TEACHERS", "TEACHER_NAMES", "DEFAULT_TEACHER", "PageInput", "Reply", "ReplyStatus",
+__all__ = ["RETRYABLE", "TEACHERS", "TEACHER_NAMES", "DEFAULT_TEACHER", "DEFAULT_MODELS", "PageInput", "Reply", "ReplyStatus",
            "Teacher", "TeacherConfigError", "TeacherFatalError", "TeacherSettings", "register", "make_teacher"]
 
 

@@ -202,6 +202,10 @@ def test_llamafactory_rejects_a_typo_before_anything_is_written(tmp_path):
     assert good.returncode == 0, good.stderr
     summary = json.loads(good.stdout)
     assert summary["validation"].startswith("validated by LLaMA-Factory 0.9.5")
+    from pipeline.build_dataset import format_summary   # validation is timed apart from writing the dataset
+
+    assert summary["validation_seconds"] > 0
+    assert f"LLaMA-Factory validation {summary['validation_seconds']:.1f}s" in format_summary(summary)
     assert set(summary["yaml"]) == {"train", "predict", "export", "api", "deepspeed"}
     from pipeline.dataset.lf_validate import ValidationFailed, validate
 
@@ -225,6 +229,66 @@ def test_export_api_and_deepspeed_files(tmp_path):
     assert export["adapter_name_or_path"] == api["adapter_name_or_path"] == train["output_dir"]
     assert export["export_dir"] == f"{train['output_dir']}/merged" and "quantization_bit" not in export
     assert api["quantization_bit"] == 4 and api["template"] == "gemma3" and "llamafactory-cli api" in api_text
-    ds = json.loads(Path(train["deepspeed"]).read_text())
+    ds = json.loads((tmp_path / "ds" / train["deepspeed"]).read_text())   # relative to the dataset folder
     assert train["deepspeed"].endswith("ds_z2_config.json") and ds["zero_optimization"]["stage"] == 2
     assert "deepspeed" not in yaml.safe_load((tmp_path / "ds" / "docdistill_predict.yaml").read_text())
+
+
+def test_out_that_cannot_be_a_folder_is_a_configuration_error(tmp_path, capsys):
+    from pipeline import build_dataset
+
+    make_pdf(tmp_path / "in" / "a.pdf")
+    run_dir = make_run(tmp_path, tmp_path / "in")
+    (tmp_path / "taken").write_text("not a folder")
+    for out, said in ((tmp_path / "taken", "is a file, not a folder"),
+                      (tmp_path / "taken" / "ds", "taken is a file, not a folder")):
+        assert build_dataset.main([str(run_dir), "--out", str(out), "--no-validate"]) == 2
+        assert said in capsys.readouterr().err
+
+
+def test_nothing_to_build_fails_before_the_slow_validation(tmp_path, capsys, monkeypatch):
+    from pipeline import build_dataset
+
+    make_pdf(tmp_path / "in" / "a.pdf")
+    cfg = RenderRunConfig(pdf_dir=tmp_path / "in", run_dir=tmp_path / "run", render=RenderConfig(longest_side=160))
+    with RunStore(cfg.run_dir) as store:
+        render_folder(cfg, store, progress=False)          # rendered, never labelled
+
+    def validate(*_):
+        raise AssertionError("LLaMA-Factory validation ran with nothing to build")
+    monkeypatch.setattr(build_dataset, "validate", validate)
+    assert build_dataset.main([str(cfg.run_dir), "--out", str(tmp_path / "ds")]) == 2
+    err = capsys.readouterr().err
+    assert f"nothing to build: {cfg.run_dir} has no valid label (labels: none)" in err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_dataset_folder_trains_wherever_it_is_copied(tmp_path):
+    import shutil
+
+    make_pdf(tmp_path / "in" / "a.pdf", text="alpha")
+    make_pdf(tmp_path / "in" / "b.pdf", text="beta beta")
+    run_dir = make_run(tmp_path, tmp_path / "in")
+    result = build(run_dir, tmp_path / "ds", "--val-fraction", "0.5", "--deepspeed", "2")
+    assert result.returncode == 0, result.stderr
+    moved = Path(shutil.copytree(tmp_path / "ds", tmp_path / "elsewhere" / "ds"))
+    shutil.rmtree(tmp_path / "ds")
+    for name in ("docdistill.yaml", "docdistill_predict.yaml", "docdistill_export.yaml", "docdistill_api.yaml"):
+        text = (moved / name).read_text()
+        config = yaml.safe_load(text)
+        paths = [v for k, v in config.items() if k.endswith(("_dir", "_path", "deepspeed")) and k != "model_name_or_path"]
+        assert paths and not [p for p in paths if Path(str(p)).is_absolute()], (name, paths)
+        assert "# Run it from inside this folder" in text and "llamafactory-cli" in text
+    train = yaml.safe_load((moved / "docdistill.yaml").read_text())
+    assert train["dataset_dir"] == "." and train["output_dir"] == "saves/docdistill"
+    assert train["report_to"] == "none" and train["warmup_steps"] == 0.1 and "warmup_ratio" not in train
+    # What llamafactory-cli resolves from inside the folder: dataset_info entries, their records' images, deepspeed.
+    data_dir = moved / train["dataset_dir"]
+    info = json.loads((data_dir / "dataset_info.json").read_text())
+    for dataset in (train["dataset"], train["eval_dataset"]):
+        records = json.loads((data_dir / info[dataset]["file_name"]).read_text())
+        assert records and all((data_dir / image).is_file() for r in records for image in r["images"])
+    assert json.loads((moved / train["deepspeed"]).read_text())["zero_optimization"]["stage"] == 2
+    wandb = build(run_dir, tmp_path / "ds2", "--val-fraction", "0.5", "--report-to", "wandb")
+    assert wandb.returncode == 0 and yaml.safe_load((tmp_path / "ds2" / "docdistill.yaml").read_text())[
+        "report_to"] == "wandb"

@@ -2,8 +2,10 @@
 random Gemma 3 -> the generated export YAML merges the adapter -> the generated predict YAML writes
 generated_predictions.jsonl.
 
-The generated YAMLs are used as they are, with only the overrides a user would give for this model
-and this machine (--set on build_dataset; key=value after the YAML for the generation length).
+The generated YAMLs are used as they are, from inside the dataset folder as the README says (after
+copying it elsewhere, as a user would to a GPU box: every path in them is relative to the folder),
+with only the overrides a user would give for this model and this machine (--set on build_dataset;
+key=value after the YAML for the generation length).
 Needs the train extra; about a minute on 2 cores.
 """
 
@@ -15,6 +17,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import shutil
 
 import pytest
 import yaml
@@ -47,14 +51,17 @@ def test_distill_build_train_predict(tmp_path):
     overrides = [a for item in [f"model_name_or_path={model}", *CPU_OVERRIDES] for a in ("--set", item)]
     run([sys.executable, "-m", "pipeline.build_dataset", str(tmp_path / "run"), "--out", str(tmp_path / "ds"),
          "--val-fraction", "0.3", "--max-image-side", "256", *overrides], REPO_ROOT, tmp_path / "build.log")
-    train_yaml = tmp_path / "ds" / "docdistill.yaml"
+    ds = Path(shutil.copytree(tmp_path / "ds", tmp_path / "gpu-box" / "ds"))   # the folder, moved
+    shutil.rmtree(tmp_path / "ds")
+    train_yaml = ds / "docdistill.yaml"
     config = yaml.safe_load(train_yaml.read_text())
     assert config["eval_dataset"] == "docdistill_val" and "val_size" not in config
+    assert config["dataset_dir"] == "." and not Path(config["output_dir"]).is_absolute()
     assert "validated by LLaMA-Factory 0.9.5" in train_yaml.read_text()
 
     cli = [sys.executable, "-m", "llamafactory.cli", "train"]
-    run([*cli, str(train_yaml)], tmp_path, tmp_path / "train.log")
-    out = Path(config["output_dir"])
+    run([*cli, train_yaml.name], ds, tmp_path / "train.log")
+    out = ds / config["output_dir"]
     assert (out / "adapter_model.safetensors").is_file()
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     losses = [e["loss"] for e in history if "loss" in e]
@@ -62,28 +69,28 @@ def test_distill_build_train_predict(tmp_path):
     assert len(losses) == 3 and all(math.isfinite(x) for x in losses), history
     assert eval_losses and all(math.isfinite(x) for x in eval_losses), history
 
-    export_yaml = tmp_path / "ds" / "docdistill_export.yaml"
-    run([*cli[:3], "export", str(export_yaml)], tmp_path, tmp_path / "export.log")
-    merged = Path(yaml.safe_load(export_yaml.read_text())["export_dir"])
+    export_yaml = ds / "docdistill_export.yaml"
+    run([*cli[:3], "export", export_yaml.name], ds, tmp_path / "export.log")
+    merged = ds / yaml.safe_load(export_yaml.read_text())["export_dir"]
     assert (merged / "config.json").is_file() and list(merged.glob("*.safetensors")), list(merged.iterdir())
 
-    predict_yaml = tmp_path / "ds" / "docdistill_predict.yaml"
-    run([*cli, str(predict_yaml), "max_new_tokens=8"], tmp_path, tmp_path / "predict.log")
-    predict_dir = Path(yaml.safe_load(predict_yaml.read_text())["output_dir"])
+    predict_yaml = ds / "docdistill_predict.yaml"
+    run([*cli, predict_yaml.name, "max_new_tokens=8"], ds, tmp_path / "predict.log")
+    predict_dir = ds / yaml.safe_load(predict_yaml.read_text())["output_dir"]
     lines = [json.loads(x) for x in (predict_dir / "generated_predictions.jsonl").read_text().splitlines()]
-    val_records = json.loads((tmp_path / "ds" / "docdistill_val.json").read_text())
+    val_records = json.loads((ds / "docdistill_val.json").read_text())
     assert len(lines) == len(val_records) and all({"prompt", "predict", "label"} <= set(x) for x in lines)
 
     # evaluate: the student's real predictions and the teacher's run, on the same validation pages; mine into ds/
     evaluate_cmd = [sys.executable, "-m", "pipeline.evaluate",
-                    "--references", str(tmp_path / "ds" / "docdistill_val.json"), "--predictions",
+                    "--references", str(ds / "docdistill_val.json"), "--predictions",
                     str(predict_dir / "generated_predictions.jsonl"),
                     "--system", f"teacher=run:{tmp_path / 'run'}", "--out", str(tmp_path / "eval"),
-                    "--mine", str(tmp_path / "ds"), "--json"]
+                    "--mine", str(ds), "--json"]
     run(evaluate_cmd, REPO_ROOT, tmp_path / "evaluate.log")
     result = json.loads((tmp_path / "evaluate.log").read_text().splitlines()[-1])
     assert result["items"] == len(val_records) and result["lacking"] == {"student": 0, "teacher": 0}
     assert result["systems"]["teacher"]["metrics"]["anls_star"] >= 0.99    # its own labels are the references
     assert "fields.png" in (tmp_path / "eval" / "report.html").read_text()
-    info = json.loads((tmp_path / "ds" / "dataset_info.json").read_text())
+    info = json.loads((ds / "dataset_info.json").read_text())
     assert "docdistill_train" in info and info["docdistill_mined_regression"]["num_samples"] >= 1

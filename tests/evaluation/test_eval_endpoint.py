@@ -88,3 +88,20 @@ def test_rejected_key_exits_3(tmp_path, human_labels, capsys):
         code = evaluate.main(["--references", str(human_labels), "--endpoint", stub.openai_url, "--model", "m",
                               "--out", str(tmp_path / "eval")])
     assert code == 3 and "OPENAI_COMPATIBLE_API_KEY" in capsys.readouterr().err
+
+
+def test_transient_endpoint_failures_exit_1_and_a_rerun_sends_only_those(tmp_path, human_labels, capsys):
+    def fails_on_the_second_page(request) -> Behaviour:
+        answer = answer_by_page(request)
+        return Behaviour.status(503) if '"2.00"' in answer.text else answer
+    argv = ["--references", str(human_labels), "--endpoint", None, "--model", "m", "--max-attempts", "1",
+            "--out", str(tmp_path / "eval"), "--no-report"]
+    with ProviderStub(fails_on_the_second_page) as stub:
+        argv[3] = stub.openai_url
+        assert evaluate.main(argv) == 1
+        assert "incomplete: endpoint requests failed for a transient reason (student http_503 1)" in \
+            capsys.readouterr().err
+    with ProviderStub(answer_by_page) as stub:
+        argv[3] = stub.openai_url
+        assert evaluate.main(argv) == 0
+        assert len(stub.requests) == 1                               # the two answers are cached

@@ -92,3 +92,14 @@ def test_predictions_from_another_split_are_refused(tmp_path, capsys):
     assert code == 2 and "2 of 2 labels differ from their references" in err
     code, err = run_cli(capsys, "--references", split, "--predictions", short, "--out", tmp_path / "e")
     assert code == 2 and "has 1 predictions but the references have 2 items" in err
+
+
+def test_out_or_mine_that_cannot_be_a_folder_exits_2(tmp_path, capsys):
+    predictions = write_predictions(tmp_path / "p.jsonl", [(json.dumps(receipt("1.00")), receipt("1.00"))])
+    (tmp_path / "taken").write_text("not a folder")
+    for flags, said in ((["--out", tmp_path / "taken"], "--out"),
+                        (["--out", tmp_path / "taken" / "eval"], "--out"),
+                        (["--out", tmp_path / "eval", "--mine", tmp_path / "taken"], "--mine")):
+        code, err = run_cli(capsys, "--predictions", predictions, *flags)
+        assert code == 2 and f"{said} " in err and "is a file, not a folder" in err, err
+    assert not (tmp_path / "eval").exists()
