@@ -152,6 +152,8 @@ def format_label_summary(summary: LabelSummary) -> str:
              f"tokens {summary.tokens_in} in / {summary.tokens_out} out"
              + (f", ${summary.cost_usd:.4f}" if summary.cost_usd is not None else "")
              + (f", {summary.retries} retries" if summary.retries else "")]
+    if summary.shared:
+        lines.append(f"  {summary.shared} page label(s) share an answer with an identical page (sent once)")
     if summary.estimate is not None:
         e = summary.estimate
         cost = f"${e['cost_usd']:.4f}" if e["cost_usd"] is not None else "unknown (no price for the model)"

@@ -16,6 +16,7 @@ class LabelSummary:
     requests: int = 0                                  # calls to the teacher (retries and re-asks included)
     retries: int = 0                                   # transient failures sent again
     up_to_date: int = 0                                # (page, task) pairs already answered
+    shared: int = 0                                    # (page, task) pairs answered by an identical page's request
     outcomes: Counter = field(default_factory=Counter)  # "task:outcome" -> count, this run
     warnings: Counter = field(default_factory=Counter)
     tokens_in: int = 0
@@ -36,7 +37,8 @@ class LabelSummary:
             task, outcome = key.split(":", 1)
             by_task.setdefault(task, {})[outcome] = count
         out = {"teacher": self.teacher, "model": self.model, "requests": self.requests, "retries": self.retries,
-               "up_to_date": self.up_to_date, "labels": by_task, "warnings": dict(self.warnings),
+               "up_to_date": self.up_to_date, "shared_with_identical_page": self.shared, "labels": by_task,
+               "warnings": dict(self.warnings),
                "tokens": {"in": self.tokens_in, "out": self.tokens_out},
                "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
                "failures": self.failures, "sensitive_blocked": self.blocked, "left_for_next_run": self.left,
