@@ -162,6 +162,8 @@ def format_label_summary(summary: LabelSummary) -> str:
                      f"output tokens ~{e['output_tokens_assumed']}; estimated cost {cost}")
     if summary.stopped == "budget":
         lines.append(f"  stopped at the --max-cost budget: {summary.left} left for the next run")
+    if summary.rerun_note():
+        lines.append(f"  {summary.rerun_note()}")
     for item in summary.blocked:
         lines.append(f"  sensitive_blocked {item['path']}: {', '.join(item['kinds'])} (not sent; --allow-sensitive "
                      "sends it)")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from pipeline.label.answers import TRANSIENT, Outcome
 from pipeline.label.asking import DEFAULT_LADDER, Answer, AskPolicy
+from pipeline.label.breaker import DEFAULT_FAILURES, Breaker
 from pipeline.errors import ConfigError
 from pipeline.render.config import RenderRunConfig
 from pipeline.label.batch.jobs import pending_keys
@@ -57,6 +58,7 @@ class LabelConfig:
     backoff_max_s: float = 60.0
     ladder: tuple[float, ...] = DEFAULT_LADDER
     max_cost_usd: float | None = None
+    breaker_failures: int = DEFAULT_FAILURES   # transient failures in a row (no answer) that pause the run for a probe
     prices: PriceTable | None = None   # None: the price table shipped with docdistill
     allow_sensitive: bool = False
     dry_run: bool = False         # estimate tokens and cost, send nothing
@@ -66,6 +68,8 @@ class LabelConfig:
             raise ConfigError(f"--concurrency must be 1..256, got {self.concurrency}")
         if not 1 <= self.max_attempts <= 20:
             raise ConfigError(f"--max-attempts must be 1..20, got {self.max_attempts}")
+        if self.breaker_failures < 1:
+            raise ConfigError(f"breaker_failures must be >= 1, got {self.breaker_failures}")
         for flag, value in (("--rpm", self.rpm), ("--tpm", self.tpm), ("--max-cost", self.max_cost_usd)):
             if value is not None and value <= 0:
                 raise ConfigError(f"{flag} must be > 0, got {value}")
@@ -249,7 +253,8 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
     # The offline teacher reads PDFs with MuPDF, which is not thread-safe (and it is CPU-bound anyway).
     concurrency = 1 if teacher.name == "textlayer" else cfg.concurrency
     engine = LabelEngine(teacher, cfg.policy(), concurrency, RateLimiter(cfg.rpm, cfg.tpm), meter,
-                         prepare=lambda job: sources.page_input(job.page, cfg.anchor), on_answer=on_answer)
+                         prepare=lambda job: sources.page_input(job.page, cfg.anchor), on_answer=on_answer,
+                         breaker=Breaker(cfg.breaker_failures, pause_s=cfg.backoff_max_s))
     try:
         engine.run(jobs)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pipeline.label.answers import Outcome
+from pipeline.label.answers import TRANSIENT, Outcome
 from pipeline.records import LabelRecord
 
 
@@ -27,7 +27,7 @@ class LabelSummary:
     blocked: list[dict] = field(default_factory=list)   # documents held back by the privacy gate: {path, kinds}
     left: int = 0                                      # (page, task) not answered: the run stopped early
     in_batch_jobs: int = 0                             # requests waiting in --batch jobs (not sent again)
-    stopped: str = ""                                  # "", "budget" (--max-cost) or "fatal"
+    stopped: str = ""                                  # "", "budget" (--max-cost), "fatal" or "unavailable"
     estimate: dict | None = None                       # --dry-run: what the run would send and cost
     seconds: float = 0.0
 
@@ -59,6 +59,24 @@ class LabelSummary:
         self.stopped = stats.stopped
         if cost_usd is not None:
             self.cost_usd = (self.cost_usd or 0.0) + cost_usd
+
+    def rerun_note(self) -> str:
+        """What the next run sends again by itself (empty: nothing failed for a passing reason).
+
+        >>> s = LabelSummary()
+        >>> s.outcomes.update({"content:ok": 3, "content:timeout": 1, "metadata:server_error": 2})
+        >>> s.rerun_note()
+        '3 transient failure(s) (server_error 2, timeout 1): a rerun sends them again'
+        """
+        failed: Counter = Counter()
+        for key, count in self.outcomes.items():
+            outcome = key.split(":", 1)[1]
+            if outcome in {o.value for o in TRANSIENT}:
+                failed[outcome] += count
+        if not failed:
+            return ""
+        listed = ", ".join(f"{outcome} {n}" for outcome, n in sorted(failed.items()))
+        return f"{sum(failed.values())} transient failure(s) ({listed}): a rerun sends them again"
 
     def progress_text(self, stats, spent: float) -> str:
         """The progress bar's postfix: failures by reason, tokens, cost."""
