@@ -96,6 +96,8 @@ def format_label_summary(summary: LabelSummary) -> str:
              f"tokens {summary.tokens_in} in / {summary.tokens_out} out"
              + (f", ${summary.cost_usd:.4f}" if summary.cost_usd is not None else "")
              + (f", {summary.retries} retries" if summary.retries else "")]
+    if summary.shared:
+        lines.append(f"  {summary.shared} page label(s) share an answer with an identical page (sent once)")
     if summary.estimate is not None:
         e = summary.estimate
         cost = f"${e['cost_usd']:.4f}" if e["cost_usd"] is not None else "unknown (no price for the model)"
@@ -104,6 +106,8 @@ def format_label_summary(summary: LabelSummary) -> str:
                      f"output tokens ~{e['output_tokens_assumed']}; estimated cost {cost}")
     if summary.stopped == "budget":
         lines.append(f"  stopped at the --max-cost budget: {summary.left} left for the next run")
+    if summary.rerun_note():
+        lines.append(f"  {summary.rerun_note()}")
     for item in summary.blocked:
         lines.append(f"  sensitive_blocked {item['path']}: {', '.join(item['kinds'])} (not sent; --allow-sensitive "
                      "sends it)")

@@ -29,5 +29,9 @@ class TeacherFatalError(RuntimeError):
     """The provider rejected us in a way no retry fixes (401/403/400): stop the run."""
 
 
+class TeacherUnavailable(TeacherFatalError):
+    """The teacher answered nothing for many requests in a row, nor a probe after a pause: stop the run."""
+
+
 class EndpointError(RuntimeError):
     """The server refused us in a way no retry fixes (key, model name, route)."""

@@ -249,8 +249,8 @@ class RunStore:
 
     def rendered_page_rows(self) -> Iterator[sqlite3.Row]:
         """Rendered pages as raw rows with what the dataset stage needs (no record objects: 100k+ rows)."""
-        yield from self.conn.execute("SELECT doc_id, page_index, image_path, width, height, phash FROM pages "
-                                     "WHERE status = ?", (PageStatus.RENDERED.value,))
+        yield from self.conn.execute("SELECT doc_id, page_index, image_path, width, height, phash, image_sha256 "
+                                     "FROM pages WHERE status = ?", (PageStatus.RENDERED.value,))
 
     def label_rows(self) -> Iterator[sqlite3.Row]:
         """Labels as raw rows, oldest first, the label JSON left as text (the dataset stage copies it)."""

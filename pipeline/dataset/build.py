@@ -65,6 +65,7 @@ class PageInfo:
     width: int
     height: int
     phash: str
+    image_sha256: str
 
 
 @dataclass
@@ -79,36 +80,48 @@ class Collected:
 def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
     """Each page's newest valid label per task; everything else counted as dropped_<reason>.
 
+    A label belongs to an image: it is stored once, on the page that was sent, and every page
+    that renders to the same image (the label stage sends that image once) gets it.
     Label JSON stays text: it was written by ``json.dumps(ensure_ascii=False)``, exactly the
     assistant turn's format, so decoding and re-encoding it would only cost time.
     """
-    out = Collected(pages={(r[0], r[1]): PageInfo(r[2], r[3], r[4], r[5]) for r in store.rendered_page_rows()})
+    out = Collected(pages={(r[0], r[1]): PageInfo(r[2], r[3], r[4], r[5], r[6]) for r in store.rendered_page_rows()})
     prompts = {key: row["student_prompt"] for key, row in store.tasks().items()}
-    newest: dict[tuple[str, int, str], sqlite3.Row] = {}
-    failed: dict[tuple[str, int, str], str] = {}
+    newest: dict[tuple[str, str], sqlite3.Row] = {}       # (image sha256, task) -> its newest valid label
+    failed: dict[tuple[str, str], str] = {}
+    not_rendered: set[tuple[str, int, str]] = set()
     for row in store.label_rows():
         if (cfg.tasks and row["task"] not in cfg.tasks) or (cfg.teacher and row["teacher"] != cfg.teacher):
             continue
-        key = (row["doc_id"], row["page_index"], row["task"])
+        page = out.pages.get((row["doc_id"], row["page_index"]))
+        if page is None:
+            if row["outcome"] == "ok":
+                not_rendered.add((row["doc_id"], row["page_index"], row["task"]))
+            continue
+        key = (page.image_sha256, row["task"])
         if row["outcome"] == "ok":
             newest[key] = row   # oldest first: the last one wins
         else:
             failed[key] = row["outcome"]
-    for key, outcome in failed.items():
-        if key not in newest:
-            out.dropped[f"outcome_{outcome}"] += 1
-    for (doc_id, page_index, task), row in sorted(newest.items()):
-        prompt = prompts.get((row["prompt_hash"], row["schema_hash"]))
-        if (doc_id, page_index) not in out.pages:
-            out.dropped["page_not_rendered"] += 1
-        elif prompt is None:
-            out.dropped["task_definition_missing"] += 1
-        else:
+    if not_rendered:
+        out.dropped["page_not_rendered"] = len(not_rendered)
+    tasks = sorted({task for _, task in newest} | {task for _, task in failed})
+    for (doc_id, page_index), page in sorted(out.pages.items()):
+        for task in tasks:
+            row = newest.get((page.image_sha256, task))
+            if row is None:
+                if (page.image_sha256, task) in failed:
+                    out.dropped[f"outcome_{failed[page.image_sha256, task]}"] += 1
+                continue
+            prompt = prompts.get((row["prompt_hash"], row["schema_hash"]))
+            if prompt is None:
+                out.dropped["task_definition_missing"] += 1
+                continue
             out.samples.append((doc_id, page_index, task, row["label_json"], prompt))
             out.teachers[f"{row['teacher']}/{row['model']}"] += 1
             out.task_meta.setdefault(task, {"prompt_hash": row["prompt_hash"], "schema_hash": row["schema_hash"]})
     if cfg.tasks:
-        missing = set(cfg.tasks) - {s[2] for s in out.samples} - {k[2] for k in failed}
+        missing = set(cfg.tasks) - set(tasks)
         if missing:
             raise ConfigError(f"the run has no labels for task(s) {', '.join(sorted(missing))}")
     return out

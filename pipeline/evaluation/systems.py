@@ -13,7 +13,7 @@ lacked is counted, never silently dropped.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,23 +59,28 @@ def run_predictions(run_dir: Path, teacher: str = "") -> dict[str, str]:
     """item id -> the newest answer text stored in a run folder (per page and task, any outcome).
 
     The raw text is what the teacher sent, so its output contract is judged as the student's is.
+    An answer is stored once per image: every page that renders to that image gets it.
     """
     if not (run_dir / "run.sqlite").is_file():
         raise ConfigError(f"{run_dir} is not a docdistill run folder (no run.sqlite); give the --out of "
                           "python -m pipeline.distill")
     try:
         with RunStore(run_dir) as store:
-            images = {(r["doc_id"], r["page_index"]): r["image_path"] for r in store.rendered_page_rows()}
+            sha_of, same_image = {}, defaultdict(list)
+            for r in store.rendered_page_rows():
+                sha_of[(r["doc_id"], r["page_index"])] = r["image_sha256"]
+                same_image[r["image_sha256"]].append(r["image_path"])
             valid: dict[str, str] = {}
             failed: dict[str, str] = {}
             for label in store.iter_labels():   # oldest first within a page and task: the newest wins
-                image = images.get((label.doc_id, label.page_index))
-                if image is None or (teacher and label.teacher != teacher):
+                sha = sha_of.get((label.doc_id, label.page_index))
+                if sha is None or (teacher and label.teacher != teacher):
                     continue
                 text = label.raw_text
                 if not text and label.label is not None:
                     text = json.dumps(label.label, ensure_ascii=False)
-                (valid if label.outcome == "ok" else failed)[f"{page_key(image)}:{label.task}"] = text
+                for image in same_image[sha]:
+                    (valid if label.outcome == "ok" else failed)[f"{page_key(image)}:{label.task}"] = text
     except StoreError as exc:
         raise ConfigError(f"{run_dir}: {exc}") from exc
     return {**failed, **valid}      # a page's valid answer, else its newest failed one

@@ -30,6 +30,8 @@ class Outcome(str, Enum):
     PROMPT_BLOCKED = "prompt_blocked"
     REFUSED = "refused"
     NO_TEXT_LAYER = "no_text_layer"
+    UNREADABLE_PAGE = "unreadable_page"  # the offline teacher cannot read this page (MuPDF fails on it): the
+                                         # same input fails the same way, so only --retry-failed asks again
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
     TIMEOUT = "timeout"

@@ -13,18 +13,21 @@ N x L / C (bench/teacher.py): mostly the SDK's own CPU per call, and the privacy
 
 Stopping: a TeacherFatalError (401/403/400) or a spent budget stops new requests at once;
 requests already in flight finish and their answers are stored; a (page, task) that would need
-another request is left for the next run (nothing is stored for it).
+another request is left for the next run (nothing is stored for it). A teacher that answers
+nothing (``pipeline.label.breaker``: K transient failures in a row, then a failed probe) stops
+the run the same way, with ``TeacherUnavailable``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pipeline.label.asking import Answer, AskPolicy, StopSending, ask_answer
+from pipeline.label.breaker import Breaker
 from pipeline.label.cost import CostMeter, image_tokens, text_tokens
 from pipeline.label.ratelimit import RateLimiter
 from pipeline.records import PageRecord
@@ -61,7 +64,7 @@ class EngineStats:
     tokens_in: int = 0
     tokens_out: int = 0
     abandoned: int = 0                     # (page, task) left for the next run because the run stopped
-    stopped: str = ""                      # "", "budget" or "fatal"
+    stopped: str = ""                      # "", "budget", "fatal" or "unavailable" (the breaker)
 
 
 class LabelEngine:
@@ -69,15 +72,18 @@ class LabelEngine:
 
     def __init__(self, teacher: Teacher, policy: AskPolicy, concurrency: int, limiter: RateLimiter,
                  meter: CostMeter, prepare: Callable[[Job], tuple[PageInput, str | None]],
-                 on_answer: Callable[[Job, Answer], None]):
+                 on_answer: Callable[[Job, Answer], None], breaker: Breaker | None = None):
         self.teacher, self.policy, self.concurrency = teacher, policy, concurrency
         self.limiter, self.meter, self.prepare, self.on_answer = limiter, meter, prepare, on_answer
+        self.breaker = breaker or Breaker(pause_s=policy.backoff_max_s)
         self.stats = EngineStats()
         self.fatal: BaseException | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     def run(self, jobs: Iterable[Job]) -> EngineStats:
         """Label every job; re-raises the TeacherFatalError that stopped the run, after storing the rest."""
+        if isinstance(jobs, Sized):
+            self.breaker.bound(len(jobs) * self.policy.max_attempts)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="teacher")
         frozen = _freeze_heap()
         try:
@@ -87,6 +93,8 @@ class LabelEngine:
             self._pool.shutdown(wait=False, cancel_futures=True)
             if frozen:
                 gc.unfreeze()
+        if self.breaker.tripped and not self.stats.stopped:   # it ran out of work before a probe
+            self._fail(self.breaker.verdict(self.teacher, probed=False), "unavailable")
         if self.fatal is not None:
             raise self.fatal
         return self.stats
@@ -94,6 +102,7 @@ class LabelEngine:
     def _stop(self, reason: str) -> None:
         if not self.stats.stopped:
             self.stats.stopped = reason
+        self.breaker.release()
 
     async def _run(self, jobs: Iterable[Job]) -> None:
         # N workers share one iterator: a worker that has stored an answer takes the next job and
@@ -115,10 +124,10 @@ class LabelEngine:
                 return
             await self._one(job, page_input, page_text)
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException, reason: str = "fatal") -> None:
         if self.fatal is None:
             self.fatal = exc
-        self._stop("fatal")
+        self._stop(reason)
 
     async def _one(self, job: Job, page_input: PageInput, page_text: str | None) -> None:
         prompt = job.task.teacher_prompt(page_input.anchor_text)
@@ -154,6 +163,7 @@ class LabelEngine:
         expected = tokens_in + self.meter.expected_output_tokens()
         try:
             await self.limiter.acquire(expected)
+            probe = await self.breaker.admit()   # held while the teacher answers nothing
             if self.stats.stopped:         # stopped while this one waited for its turn
                 raise StopSending
             self.stats.requests += 1
@@ -162,6 +172,8 @@ class LabelEngine:
         except BaseException:
             self.meter.settle(estimate, 0, 0)
             raise
+        if self.breaker.record(reply, probe):
+            self._fail(self.breaker.verdict(self.teacher, probed=True), "unavailable")
         self.meter.settle(estimate, reply.tokens_in, reply.tokens_out)
         self.limiter.correct(expected, reply.tokens_in + reply.tokens_out)
         self.stats.tokens_in += reply.tokens_in

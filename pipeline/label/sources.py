@@ -76,10 +76,10 @@ class PageSources:
         except PdfOpenError:
             return sorted(kinds | {"unchecked"})
         try:
-            for page in pdf:
+            for index in range(pdf.page_count):
                 try:
-                    kinds.update(find_personal_data(page.get_text("text")))
-                except Exception:  # a page MuPDF cannot parse has no text to leak; its image is still sent
+                    kinds.update(find_personal_data(pdf.load_page(index).get_text("text")))
+                except Exception:  # no text to leak (a page MuPDF cannot load was not rendered either)
                     continue
         finally:
             pdf.close()

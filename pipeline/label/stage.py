@@ -1,7 +1,8 @@
 """The label stage: every rendered page x every task -> one checked, stored teacher answer.
 
 Each request has a content-addressed key (image bytes + task + prompt + schema + teacher + model
-+ generation parameters + anchoring). A key whose answer is stored is never sent again; answers
++ generation parameters + anchoring). Pages that render to the same image share one request and
+its answer (sent once, stored once). A key whose answer is stored is never sent again; answers
 that failed for a transient reason (429, 5xx, timeout) are sent again on the next run, and
 ``retry_failed`` re-sends the other failures too. Each answer is committed on its own, so a
 killed run loses at most the requests in flight.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from pipeline.label.answers import TRANSIENT, Outcome
 from pipeline.label.asking import DEFAULT_LADDER, Answer, AskPolicy
+from pipeline.label.breaker import DEFAULT_FAILURES, Breaker
 from pipeline.errors import ConfigError
 from pipeline.render.config import RenderRunConfig
 from pipeline.label.batch.jobs import pending_keys
@@ -38,8 +40,8 @@ from pipeline.teachers import Teacher
 
 SENSITIVE_BLOCKED = "sensitive_blocked"    # held back by the privacy gate; checked again on every run
 
-__all__ = ["LabelConfig", "LabelSummary", "request_key", "plan_requests", "plan_gated", "label_pages",
-           "SENSITIVE_BLOCKED"]
+__all__ = ["LabelConfig", "LabelSummary", "request_key", "plan_requests", "distinct_requests", "plan_gated",
+           "label_pages", "SENSITIVE_BLOCKED"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class LabelConfig:
     backoff_max_s: float = 60.0
     ladder: tuple[float, ...] = DEFAULT_LADDER
     max_cost_usd: float | None = None
+    breaker_failures: int = DEFAULT_FAILURES   # transient failures in a row (no answer) that pause the run for a probe
     prices: PriceTable | None = None   # None: the price table shipped with docdistill
     allow_sensitive: bool = False
     dry_run: bool = False         # estimate tokens and cost, send nothing
@@ -65,6 +68,8 @@ class LabelConfig:
             raise ConfigError(f"--concurrency must be 1..256, got {self.concurrency}")
         if not 1 <= self.max_attempts <= 20:
             raise ConfigError(f"--max-attempts must be 1..20, got {self.max_attempts}")
+        if self.breaker_failures < 1:
+            raise ConfigError(f"breaker_failures must be >= 1, got {self.breaker_failures}")
         for flag, value in (("--rpm", self.rpm), ("--tpm", self.tpm), ("--max-cost", self.max_cost_usd)):
             if value is not None and value <= 0:
                 raise ConfigError(f"{flag} must be > 0, got {value}")
@@ -97,14 +102,36 @@ def _needs_request(stored: str | None, retry_failed: bool) -> bool:
 
 def plan_requests(store: RunStore, cfg: LabelConfig, teacher: Teacher,
                   summary: LabelSummary) -> Iterator[tuple[PageRecord, Task, str]]:
+    """Every (page, task) whose request is still to do, in page order.
+
+    Pages that render to the same image (a blank page, boilerplate terms, a re-saved form) have
+    the same key: each is yielded, so that the privacy gate can pick a page of a document it may
+    send, and ``gate_sensitive`` then keeps one request per key (``distinct_requests``).
+    """
     pages = list(store.iter_pages(PageStatus.RENDERED))
+    needed: dict[str, bool] = {}
     for page in pages:
         for task in cfg.tasks:
             key = request_key(page.image_sha256, task, teacher, cfg.anchor)
-            if _needs_request(store.label_outcome(key), cfg.retry_failed):
+            if key not in needed:
+                needed[key] = _needs_request(store.label_outcome(key), cfg.retry_failed)
+            if needed[key]:
                 yield page, task, key
             else:
                 summary.up_to_date += 1
+
+
+def distinct_requests(jobs: list[Job], summary: LabelSummary) -> list[Job]:
+    """The first job of each request key; the others are counted in ``summary.shared``.
+
+    Their pages have the very same image (the key is content-addressed), so they share the one
+    answer: the dataset stage gives every page with that image the label stored for it.
+    """
+    first: dict[str, Job] = {}
+    for job in jobs:
+        first.setdefault(job.key, job)
+    summary.shared += len(jobs) - len(first)
+    return list(first.values())
 
 
 def _record(job: Job, teacher: Teacher, outcome: str, **kw) -> LabelRecord:
@@ -116,23 +143,30 @@ def _record(job: Job, teacher: Teacher, outcome: str, **kw) -> LabelRecord:
 
 def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg: LabelConfig,
                    store: RunStore | None, summary: LabelSummary) -> list[Job]:
-    """Hold back documents with personal data from an off-machine teacher; returns the jobs to send.
+    """Hold back documents with personal data from an off-machine teacher; returns the jobs to send,
+    one per request key (``distinct_requests``).
 
-    Each held-back (page, task) is stored as ``sensitive_blocked`` (kinds only, never values)
-    unless ``store`` is None (a dry run writes nothing).
+    Each held-back request is stored as ``sensitive_blocked`` (kinds only, never values) unless
+    ``store`` is None (a dry run writes nothing); a page whose image is also on a page of a
+    document without personal data shares that page's answer instead (the same bytes are sent
+    either way).
     """
     if cfg.allow_sensitive or not sends_off_machine(teacher):
-        return jobs
+        return distinct_requests(jobs, summary)
     kinds_by_doc = {doc_id: sources.personal_data(doc_id) for doc_id in dict.fromkeys(j.page.doc_id for j in jobs)}
     for doc_id, kinds in kinds_by_doc.items():
         if kinds:
             summary.blocked.append({"path": sources.document(doc_id).rel, "kinds": kinds})
-    keep = []
+    keep = distinct_requests([job for job in jobs if not kinds_by_doc[job.page.doc_id]], summary)
+    decided = {job.key for job in keep}
     for job in jobs:
         kinds = kinds_by_doc[job.page.doc_id]
         if not kinds:
-            keep.append(job)
             continue
+        if job.key in decided:     # the same image is sent for a document without personal data, or held once
+            summary.shared += 1
+            continue
+        decided.add(job.key)
         record = _record(job, teacher, SENSITIVE_BLOCKED, detail=", ".join(kinds), attempts=0)
         if store is not None:
             with store.transaction():
@@ -219,7 +253,8 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
     # The offline teacher reads PDFs with MuPDF, which is not thread-safe (and it is CPU-bound anyway).
     concurrency = 1 if teacher.name == "textlayer" else cfg.concurrency
     engine = LabelEngine(teacher, cfg.policy(), concurrency, RateLimiter(cfg.rpm, cfg.tpm), meter,
-                         prepare=lambda job: sources.page_input(job.page, cfg.anchor), on_answer=on_answer)
+                         prepare=lambda job: sources.page_input(job.page, cfg.anchor), on_answer=on_answer,
+                         breaker=Breaker(cfg.breaker_failures, pause_s=cfg.backoff_max_s))
     try:
         engine.run(jobs)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pipeline.label.answers import Outcome
+from pipeline.label.answers import TRANSIENT, Outcome
 from pipeline.records import LabelRecord
 
 
@@ -16,6 +16,7 @@ class LabelSummary:
     requests: int = 0                                  # calls to the teacher (retries and re-asks included)
     retries: int = 0                                   # transient failures sent again
     up_to_date: int = 0                                # (page, task) pairs already answered
+    shared: int = 0                                    # (page, task) pairs answered by an identical page's request
     outcomes: Counter = field(default_factory=Counter)  # "task:outcome" -> count, this run
     warnings: Counter = field(default_factory=Counter)
     tokens_in: int = 0
@@ -26,7 +27,7 @@ class LabelSummary:
     blocked: list[dict] = field(default_factory=list)   # documents held back by the privacy gate: {path, kinds}
     left: int = 0                                      # (page, task) not answered: the run stopped early
     in_batch_jobs: int = 0                             # requests waiting in --batch jobs (not sent again)
-    stopped: str = ""                                  # "", "budget" (--max-cost) or "fatal"
+    stopped: str = ""                                  # "", "budget" (--max-cost), "fatal" or "unavailable"
     estimate: dict | None = None                       # --dry-run: what the run would send and cost
     seconds: float = 0.0
 
@@ -36,7 +37,8 @@ class LabelSummary:
             task, outcome = key.split(":", 1)
             by_task.setdefault(task, {})[outcome] = count
         out = {"teacher": self.teacher, "model": self.model, "requests": self.requests, "retries": self.retries,
-               "up_to_date": self.up_to_date, "labels": by_task, "warnings": dict(self.warnings),
+               "up_to_date": self.up_to_date, "shared_with_identical_page": self.shared, "labels": by_task,
+               "warnings": dict(self.warnings),
                "tokens": {"in": self.tokens_in, "out": self.tokens_out},
                "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
                "failures": self.failures, "sensitive_blocked": self.blocked, "left_for_next_run": self.left,
@@ -57,6 +59,24 @@ class LabelSummary:
         self.stopped = stats.stopped
         if cost_usd is not None:
             self.cost_usd = (self.cost_usd or 0.0) + cost_usd
+
+    def rerun_note(self) -> str:
+        """What the next run sends again by itself (empty: nothing failed for a passing reason).
+
+        >>> s = LabelSummary()
+        >>> s.outcomes.update({"content:ok": 3, "content:timeout": 1, "metadata:server_error": 2})
+        >>> s.rerun_note()
+        '3 transient failure(s) (server_error 2, timeout 1): a rerun sends them again'
+        """
+        failed: Counter = Counter()
+        for key, count in self.outcomes.items():
+            outcome = key.split(":", 1)[1]
+            if outcome in {o.value for o in TRANSIENT}:
+                failed[outcome] += count
+        if not failed:
+            return ""
+        listed = ", ".join(f"{outcome} {n}" for outcome, n in sorted(failed.items()))
+        return f"{sum(failed.values())} transient failure(s) ({listed}): a rerun sends them again"
 
     def progress_text(self, stats, spent: float) -> str:
         """The progress bar's postfix: failures by reason, tokens, cost."""

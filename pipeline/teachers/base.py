@@ -29,6 +29,7 @@ class ReplyStatus(str, Enum):
     PROMPT_BLOCKED = "prompt_blocked"     # the request itself was refused (Gemini promptFeedback.blockReason)
     REFUSED = "refused"                   # the model declined (OpenAI message.refusal)
     NO_TEXT_LAYER = "no_text_layer"       # textlayer teacher: the page has no text to label from
+    UNREADABLE_PAGE = "unreadable_page"   # an offline teacher cannot read this page: permanent, not retried
     RATE_LIMITED = "rate_limited"         # 429: retryable
     SERVER_ERROR = "server_error"         # 5xx: retryable
     TIMEOUT = "timeout"                   # retryable

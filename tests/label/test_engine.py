@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.render.config import RenderConfig, RenderRunConfig
 from pipeline.label.cost import load_prices
+from pipeline.label.engine import LabelEngine
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.render.stage import render_folder
 from pipeline.store import RunStore
@@ -53,8 +54,11 @@ class PerPage:
         self.lock = threading.Lock()
         self._sha = hashlib.sha256
 
+    def page(self, request: StubRequest) -> int:
+        return self.pages[self._sha(request.image_bytes).hexdigest()]
+
     def __call__(self, request: StubRequest) -> Behaviour:
-        page = self.pages[self._sha(request.image_bytes).hexdigest()]
+        page = self.page(request)
         with self.lock:
             self.sent[page].append(request)
             queue = self.queues[page]
@@ -166,17 +170,35 @@ def test_max_cost_stops_within_one_request(tmp_path, monkeypatch):
 
 
 def test_fatal_error_stops_sending_and_keeps_answers_in_flight(tmp_path, monkeypatch):
+    """Pages 0-3 answer, page 4 gets a 401; every later page is held at the stub until the engine has
+    stopped, then answered. So the requests in flight when it stops are exactly those sent before
+    it, whatever the machine's load: nothing after page 7 can have been sent (4 in flight at most)."""
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
     cfg = render(tmp_path, pages=20)
-    responder = PerPage(cfg, {4: [Behaviour.status(401, message="API key not valid")]})
-    with ProviderStub(responder, latency=0.2) as stub:
+    stopped = threading.Event()
+    real_fail = LabelEngine._fail
+
+    def fail(engine, exc):
+        real_fail(engine, exc)
+        stopped.set()                                          # on the loop's thread: no request can follow
+
+    monkeypatch.setattr(LabelEngine, "_fail", fail)
+    pages = PerPage(cfg, {4: [Behaviour.status(401, message="API key not valid")]})
+    held = []
+
+    def responder(request: StubRequest) -> Behaviour:
+        if pages.page(request) > 4:
+            held.append(stopped.wait(timeout=120))             # a bound for a broken engine, never reached
+        return pages(request)
+
+    with ProviderStub(responder) as stub:
         with pytest.raises(TeacherFatalError, match="GEMINI_API_KEY"):
             label(cfg, "gemini", stub.url, concurrency=4, max_attempts=3, **FAST)
-        sent = len(stub.requests)
-        assert sent <= 5 + 4                                   # pages 0-4, plus at most 4 in flight
+        sent = sorted(pages.page(r) for r in stub.requests)
+    assert all(held) and sent[:5] == [0, 1, 2, 3, 4] and sent[-1] <= 7     # pages 0-4, at most 3 in flight
     with RunStore(cfg.run_dir) as store:
-        stored = list(store.iter_labels())
-    assert len(stored) == sent - 1 and all(l.outcome == "ok" for l in stored)   # everything answered is kept
+        stored = {l.page_index: l.outcome for l in store.iter_labels()}
+    assert stored == {p: "ok" for p in sent if p != 4}         # everything answered is kept; page 4: nothing
 
 
 def test_store_failure_stops_sending_and_is_raised_after_the_requests_in_flight(tmp_path, monkeypatch):

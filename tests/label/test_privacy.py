@@ -129,3 +129,17 @@ def test_plan_gated_is_the_gate_for_other_senders(tmp_path, monkeypatch):
         names = {store.get_document(page.doc_id)["path"] for page, _, _ in todo}
         assert names == {"clean.pdf", "transfer.pdf"} and len(todo) == 4 and len(summary.blocked) == 2
         assert sorted(l.outcome for l in store.iter_labels()) == ["sensitive_blocked"] * 2
+
+
+def test_a_page_tree_mupdf_cannot_walk_does_not_stop_the_gate(tmp_path, monkeypatch):
+    """The scan reads every page it can: one that cannot be loaded was not rendered either, so it is not sent."""
+    from tests.teachers.test_textlayer_unreadable import cyclic_page_tree_pdf
+
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    cyclic_page_tree_pdf(tmp_path / "in" / "cycle.pdf")
+    cfg = RenderRunConfig(pdf_dir=tmp_path / "in", run_dir=tmp_path / "run", render=RenderConfig(longest_side=128))
+    with RunStore(cfg.run_dir) as store:
+        render_folder(cfg, store, progress=False)
+    with ProviderStub(valid_answer) as stub:
+        summary, labels = _label(cfg, "gemini", stub.url)
+        assert len(stub.requests) == 1 and not summary.blocked and [l.outcome for l in labels.values()] == ["ok"]

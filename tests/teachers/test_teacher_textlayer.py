@@ -218,7 +218,8 @@ def test_document_cache_and_failures(teacher, tmp_path):
     assert first.is_closed and teacher._doc is not first  # another document: the previous one is closed
     # Per-page failures come back as replies, never as exceptions.
     out_of_range = ask(teacher, page_input(a, index=5, doc_id="a"), "content")
-    assert out_of_range.status is ReplyStatus.SERVER_ERROR and "out of range" in out_of_range.detail
+    assert out_of_range.status is ReplyStatus.UNREADABLE_PAGE and "out of range" in out_of_range.detail
+    # A PDF moved away or no longer opening is the folder's state, not the page's: a rerun tries again.
     no_source = PageInput(doc_id="c", page_index=0, image=b"", mime_type="image/jpeg")
     assert ask(teacher, no_source, "metadata").status is ReplyStatus.SERVER_ERROR
     broken = tmp_path / "broken.pdf"

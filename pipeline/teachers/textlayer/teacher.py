@@ -46,11 +46,17 @@ class TextLayerTeacher(Teacher):
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         self.check_tasks([task])
         try:
-            facts = self._page_facts(page)
-        except Exception as exc:  # noqa: BLE001 - a per-page failure must come back as a Reply
-            # SERVER_ERROR is the closest status for a local failure: a retry will not help, but the
-            # label stage records the page as failed with this reason and the run goes on.
+            doc = self._source(page)
+        except ValueError as exc:
+            # The PDF moved away or no longer opens (a password changed): the user can fix that, so
+            # this stays transient and a rerun tries again.
             return Reply(status=ReplyStatus.SERVER_ERROR, detail=f"text layer cannot be read: {exc}")
+        try:
+            facts = self._page_facts(page, doc)
+        except Exception as exc:  # noqa: BLE001 - a per-page failure must come back as a Reply
+            # MuPDF fails on this page itself (a cycle in the page tree, a broken content stream):
+            # the same bytes fail the same way, so it is recorded once and not retried.
+            return Reply(status=ReplyStatus.UNREADABLE_PAGE, detail=f"text layer cannot be read: {exc}")
         if facts.no_text:
             return Reply(status=ReplyStatus.NO_TEXT_LAYER, detail=facts.no_text)
         try:
@@ -59,22 +65,24 @@ class TextLayerTeacher(Teacher):
             else:
                 label = metadata_label(facts, page.pdf_metadata or {})
             data = task.model.model_validate(label.model_dump(mode="json")).model_dump(mode="json")
-        except Exception as exc:  # noqa: BLE001 - same reasoning as above
-            return Reply(status=ReplyStatus.SERVER_ERROR, detail=f"{task.name} label cannot be built: {exc}")
+        except Exception as exc:  # noqa: BLE001 - same reasoning as above: these rules fail on this page
+            return Reply(status=ReplyStatus.UNREADABLE_PAGE, detail=f"{task.name} label cannot be built: {exc}")
         return Reply(status=ReplyStatus.COMPLETE, text=json.dumps(data, ensure_ascii=False), data=data,
                      finish_reason="STOP", tokens_in=0, tokens_out=0)
 
-    def _page_facts(self, page: PageInput) -> PageFacts:
+    def _source(self, page: PageInput) -> pymupdf.Document:
+        if page.source is None:
+            raise ValueError("the source PDF is not in the input folder any more (moved or deleted since "
+                             "rendering); put it back and rerun")
+        return self._document(page.doc_id, Path(page.source), page.passwords)
+
+    def _page_facts(self, page: PageInput, doc: pymupdf.Document) -> PageFacts:
         key = (page.doc_id, page.page_index, str(page.source))
         if self._facts_key == key and self._facts is not None:
             return self._facts  # both tasks of one page are asked one after the other
-        if page.source is None:
-            raise ValueError("no source PDF was given (PageInput.source)")
-        doc = self._document(page.doc_id, Path(page.source), page.passwords)
         if not 0 <= page.page_index < doc.page_count:
-            raise ValueError(f"page {page.page_index} is out of range (the PDF has {doc.page_count} pages)")
-        others = tuple(doc.load_page(i) for i in (page.page_index - 1, page.page_index + 1) if 0 <= i < doc.page_count)
-        self._facts = read_page(doc.load_page(page.page_index), others)
+            raise ValueError(f"page {page.page_index + 1} is out of range (the PDF has {doc.page_count} pages)")
+        self._facts = read_page(doc.load_page(page.page_index), _neighbours(doc, page.page_index))
         self._facts_key = key
         return self._facts
 
@@ -94,3 +102,19 @@ class TextLayerTeacher(Teacher):
             self._doc.close()
         self._doc = self._doc_id = None
         self._facts = self._facts_key = None
+
+
+def _neighbours(doc: pymupdf.Document, index: int) -> tuple[pymupdf.Page, ...]:
+    """The pages before and after (running headers and footers repeat there), those MuPDF can load.
+
+    A neighbour that cannot be loaded (a cycle in the page tree) only takes away that evidence:
+    the page itself is still read.
+    """
+    pages = []
+    for i in (index - 1, index + 1):
+        if 0 <= i < doc.page_count:
+            try:
+                pages.append(doc.load_page(i))
+            except Exception:  # noqa: BLE001 - MuPDF raises its own error classes for broken page trees
+                continue
+    return tuple(pages)
