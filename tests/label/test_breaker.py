@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from pipeline.distill import format_label_summary
+from pipeline.distill_report import format_label_summary
 from pipeline.errors import TeacherUnavailable
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.label.summary import LabelSummary
