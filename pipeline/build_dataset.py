@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             for kind, yaml_config in yamls.items():
                 said = validate(yaml_config, "infer" if kind in ("export", "api") else "train")
                 validation = said if kind == "train" else validation
-        with RunStore(cfg.run_dir) as store:
+        with RunStore(cfg.run_dir, read_only=True) as store:   # a run on read-only media is fine
             summary = write_dataset(cfg, store)
         if "train" not in summary["splits"]:
             raise ConfigError(f"no valid labels to train on in {cfg.run_dir} (dropped: {summary['dropped']})")

@@ -14,10 +14,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from pipeline.label.batch.run import BATCH_TEACHERS, BatchConfig, BatchSummary, format_batch, run_batch
+from pipeline.label.batch.run import BatchConfig, BatchSummary, format_batch, run_batch
 from pipeline.render.config import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PIXELS, ENHANCE_METHODS, IMAGE_FORMATS, \
     ConfigError, RenderConfig, RenderRunConfig
 from pipeline.label.cost import load_prices
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, LabelSummary, label_pages
 from pipeline.render.pdfio import load_passwords_file
 from pipeline.render.stage import RenderSummary, render_folder
@@ -25,7 +26,7 @@ from pipeline.shard import Shard
 from pipeline.store import RunStore, StoreError
 from pipeline.tasks import DEFAULT_TASKS, TaskError, resolve_tasks
 from pipeline.teachers import DEFAULT_TEACHER, TEACHER_NAMES, TeacherConfigError, TeacherFatalError, \
-    TeacherSettings, make_teacher
+    TeacherSettings, batch_teacher_names, make_teacher, teacher_class
 from pipeline.label.tracking import log_run, require_wandb
 
 
@@ -179,8 +180,8 @@ def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
         return None
     if args.render_only:
         raise ConfigError("--batch/--collect label pages: drop --render-only")
-    if args.teacher not in BATCH_TEACHERS:
-        raise ConfigError(f"--batch/--collect work with --teacher {' or '.join(BATCH_TEACHERS)}, not "
+    if not teacher_class(args.teacher).has_batch_api:
+        raise ConfigError(f"--batch/--collect work with --teacher {' or '.join(batch_teacher_names())}, not "
                           f"{args.teacher!r} (a local or offline teacher has no Batch API: label online)")
     return BatchConfig(submit=not args.collect, wait=args.wait, poll_interval_s=args.poll_interval,
                        max_requests_per_job=args.batch_size)
@@ -211,10 +212,12 @@ def main(argv: list[str] | None = None) -> int:
             render_summary = render_folder(cfg, store, progress=not args.no_progress)
             if teacher is not None:
                 try:
-                    if batch_cfg is not None:
-                        label_summary = run_batch(cfg, label_cfg, batch_cfg, store, teacher)
-                    else:
-                        label_summary = label_pages(cfg, label_cfg, store, teacher, progress=not args.no_progress)
+                    with PageSources(cfg, store) as sources:
+                        if batch_cfg is not None:
+                            label_summary = run_batch(sources, label_cfg, batch_cfg, store, teacher)
+                        else:
+                            label_summary = label_pages(sources, label_cfg, store, teacher,
+                                                        progress=not args.no_progress)
                 finally:
                     teacher.close()
             if args.wandb:

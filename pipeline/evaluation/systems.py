@@ -64,7 +64,7 @@ def run_predictions(run_dir: Path, teacher: str = "") -> dict[str, str]:
         raise ConfigError(f"{run_dir} is not a docdistill run folder (no run.sqlite); give the --out of "
                           "python -m pipeline.distill")
     try:
-        with RunStore(run_dir) as store:
+        with RunStore(run_dir, read_only=True) as store:
             images = {(r["doc_id"], r["page_index"]): r["image_path"] for r in store.rendered_page_rows()}
             valid: dict[str, str] = {}
             failed: dict[str, str] = {}
