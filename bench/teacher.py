@@ -89,9 +89,9 @@ def run_case(pages: int, latency: float, concurrency: int, rpm: float | None) ->
         teacher = make_teacher("gemini", TeacherSettings(base_url=url, timeout_s=30))
         label_cfg = LabelConfig(tasks=tuple(resolve_tasks(["content"])), concurrency=concurrency, rpm=rpm,
                                 max_attempts=5)
-        with RunStore(cfg.run_dir) as store:
+        with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
             started = time.perf_counter()
-            summary = label_pages(cfg, label_cfg, store, teacher, progress=False)
+            summary = label_pages(sources, label_cfg, store, teacher, progress=False)
             wall = time.perf_counter() - started
         teacher.close()
     ideal = max(pages * latency / concurrency, pages * 60 / rpm if rpm else 0.0)
@@ -119,7 +119,8 @@ def overhead(pages: int) -> dict:
                 teacher.ask(page, task, prompt)
             bare = (time.perf_counter() - started) / pages
             started = time.perf_counter()
-            label_pages(cfg, LabelConfig(tasks=(task,), concurrency=1), store, teacher, progress=False)
+            with PageSources(cfg, store) as sources:
+                label_pages(sources, LabelConfig(tasks=(task,), concurrency=1), store, teacher, progress=False)
             ours = (time.perf_counter() - started) / pages
         teacher.close()
     return {"pages": pages, "bare_ask_ms": round(bare * 1000, 2), "label_stage_ms": round(ours * 1000, 2),

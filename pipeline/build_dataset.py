@@ -113,7 +113,7 @@ def build(args: argparse.Namespace) -> dict:
     predict_split = f"{cfg.name}_{'test' if cfg.test_fraction else 'val'}"
     yamls = {"train": config, "predict": predict_config(config, predict_split),
              "export": export_config(config), "api": api_config(config)}
-    with RunStore(cfg.run_dir) as store:
+    with RunStore(cfg.run_dir, read_only=True) as store:   # a run on read-only media is fine
         require_labels(store, cfg)         # before the validation: it imports LLaMA-Factory (30-60 s)
         # LLaMA-Factory's own check comes before writing: a typo'd key fails with nothing written.
         validation, started = "validation skipped (--no-validate)", time.perf_counter()

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from pipeline.cli import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_STOPPED, EXIT_WORK_LEFT, check_out_dir, exit_now, make_parser
 from pipeline.distill_report import Verdict, format_label_summary, format_render_summary, interrupted_line, verdict
-from pipeline.label.batch.run import BATCH_TEACHERS, BatchConfig, BatchSummary, format_batch, run_batch
+from pipeline.label.batch.run import BatchConfig, BatchSummary, format_batch, run_batch
 from pipeline.render.config import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PIXELS, ENHANCE_METHODS, IMAGE_FORMATS, \
     ConfigError, RenderConfig, RenderRunConfig
 from pipeline.label.cost import load_prices
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.render.discover import iter_inputs
 from pipeline.render.pdfio import load_passwords_file
@@ -31,7 +32,7 @@ from pipeline.shard import Shard
 from pipeline.store import RunStore, StoreError
 from pipeline.tasks import DEFAULT_TASKS, TaskError, builtin_task_names, resolve_tasks
 from pipeline.teachers import DEFAULT_MODELS, DEFAULT_TEACHER, TEACHER_NAMES, TeacherConfigError, \
-    TeacherFatalError, TeacherSettings, make_teacher
+    TeacherFatalError, TeacherSettings, batch_teacher_names, make_teacher, teacher_class
 from pipeline.label.tracking import log_run, require_wandb
 
 
@@ -148,8 +149,8 @@ def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
         return None
     if args.render_only:
         raise ConfigError("--batch/--collect label pages: drop --render-only")
-    if args.teacher not in BATCH_TEACHERS:
-        raise ConfigError(f"--batch/--collect work with --teacher {' or '.join(BATCH_TEACHERS)}, not "
+    if not teacher_class(args.teacher).has_batch_api:
+        raise ConfigError(f"--batch/--collect work with --teacher {' or '.join(batch_teacher_names())}, not "
                           f"{args.teacher!r} (a local or offline teacher has no Batch API: label online)")
     return BatchConfig(submit=not args.collect, wait=args.wait, poll_interval_s=args.poll_interval,
                        max_requests_per_job=args.batch_size)
@@ -194,11 +195,12 @@ def _run(args: argparse.Namespace) -> int:
                 render_summary = render_folder(cfg, store, progress=not args.no_progress)
                 if teacher is not None:
                     try:
-                        if batch_cfg is not None:
-                            label_summary = run_batch(cfg, label_cfg, batch_cfg, store, teacher)
-                        else:
-                            label_summary = label_pages(cfg, label_cfg, store, teacher,
-                                                        progress=not args.no_progress)
+                        with PageSources(cfg, store) as sources:
+                            if batch_cfg is not None:
+                                label_summary = run_batch(sources, label_cfg, batch_cfg, store, teacher)
+                            else:
+                                label_summary = label_pages(sources, label_cfg, store, teacher,
+                                                            progress=not args.no_progress)
                     finally:
                         teacher.close()
                 result = verdict(store, render_summary, label_summary,

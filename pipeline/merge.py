@@ -27,15 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.cli import EXIT_CONFIG, EXIT_DONE, EXIT_INTERRUPTED, EXIT_STOPPED, check_out_dir, exit_now, make_parser
-from pipeline.label.batch.jobs import BATCH_TABLES, ensure_batch_tables
 from pipeline.errors import ConfigError
-from pipeline.store import STORE_FILENAME, RunStore, StoreError
-
-# s = the source's row, m = the merged row already there; "wins" means s replaces m.
-_LABEL_WINS = ("(s.outcome = 'ok') > (m.outcome = 'ok') OR ((s.outcome = 'ok') = (m.outcome = 'ok') AND "
-               "(s.created_at > m.created_at OR (s.created_at = m.created_at AND s.raw_text > m.raw_text)))")
-_DOCUMENT_WINS = ("(s.status = 'ok') > (m.status = 'ok') OR ((s.status = 'ok') = (m.status = 'ok') AND "
-                  "(s.updated_at > m.updated_at OR (s.updated_at = m.updated_at AND s.path < m.path)))")
+from pipeline.store import BATCH_TABLES, STORE_FILENAME, RunStore, StoreError
 
 
 @dataclass
@@ -49,29 +42,6 @@ class MergeSummary:
     def to_dict(self) -> dict:
         return {"sources": self.sources, "out": self.out, "changed": dict(sorted(self.changed.items())),
                 "images": dict(sorted(self.images.items())), "totals": self.totals}
-
-
-def _columns(store: RunStore, table: str, schema: str = "main") -> list[str]:
-    return [r["name"] for r in store.conn.execute(f"PRAGMA {schema}.table_info({table})")]
-
-
-def _shared_columns(store: RunStore, table: str) -> str:
-    source = set(_columns(store, table, "src"))
-    return ", ".join(c for c in _columns(store, table) if c in source)
-
-
-def _upsert(store: RunStore, table: str, key: str, wins: str | None) -> int:
-    """Copy the source's rows of one table into the merged store; returns rows added or replaced."""
-    cols = _shared_columns(store, table)
-    picked = ", ".join(f"s.{c}" for c in cols.split(", "))
-    if wins is None:               # rows are facts that never conflict (a path, a task definition)
-        sql = f"INSERT OR IGNORE INTO main.{table} ({cols}) SELECT {cols} FROM src.{table}"
-    else:
-        sql = (f"INSERT OR REPLACE INTO main.{table} ({cols}) SELECT {picked} FROM src.{table} s "
-               f"LEFT JOIN main.{table} m ON m.{key} = s.{key} WHERE m.{key} IS NULL OR {wins}")
-    before = store.conn.total_changes
-    store.conn.execute(sql)
-    return store.conn.total_changes - before
 
 
 def _place(source: Path, target: Path) -> str:
@@ -90,9 +60,8 @@ def _place(source: Path, target: Path) -> str:
 
 
 def _merge_pages(store: RunStore, src_dir: Path, out_dir: Path, summary: MergeSummary) -> None:
-    merged = {(r["doc_id"], r["page_index"]): r for r in store.conn.execute("SELECT * FROM main.pages")}
-    cols = _shared_columns(store, "pages").split(", ")
-    for row in store.conn.execute(f"SELECT {', '.join(cols)} FROM src.pages").fetchall():
+    merged = store.merged_pages()
+    for row in store.source_pages():
         rendered = row["status"] == "rendered"
         image = src_dir / row["image_path"] if rendered else None
         if rendered and not image.is_file():
@@ -113,8 +82,7 @@ def _merge_pages(store: RunStore, src_dir: Path, out_dir: Path, summary: MergeSu
                 summary.images["present"] += 1
             else:
                 summary.images[_place(image, target)] += 1
-        store.conn.execute(f"INSERT OR REPLACE INTO main.pages ({', '.join(cols)}) "
-                           f"VALUES ({', '.join('?' * len(cols))})", tuple(row))
+        store.put_page_row(row)
         summary.changed["pages"] += 1
 
 
@@ -133,22 +101,18 @@ def merge_runs(sources: list[Path], out_dir: Path) -> MergeSummary:
     for src in sources:            # every source opens as a store (schema version checked) before any write
         RunStore(src).close()
     with RunStore(out_dir) as store:
-        ensure_batch_tables(store)
+        store.ensure_batch_tables()
         for src in sources:
-            store.conn.execute("ATTACH DATABASE ? AS src", (str(src / STORE_FILENAME),))
-            try:
-                with store.transaction():
-                    summary.changed["documents"] += _upsert(store, "documents", "doc_id", _DOCUMENT_WINS)
-                    summary.changed["document_paths"] += _upsert(store, "document_paths", "", None)
-                    _merge_pages(store, src, out_dir, summary)
-                    summary.changed["labels"] += _upsert(store, "labels", "request_key", _LABEL_WINS)
-                    summary.changed["tasks"] += _upsert(store, "tasks", "", None)
-                    present = {r["name"] for r in store.conn.execute("SELECT name FROM src.sqlite_master")}
-                    for table in BATCH_TABLES:
-                        if table in present:
-                            summary.changed[table] += _upsert(store, table, "", None)
-            finally:
-                store.conn.execute("DETACH DATABASE src")
+            with store.attached(src / STORE_FILENAME), store.transaction():
+                summary.changed["documents"] += store.merge_table("documents")
+                summary.changed["document_paths"] += store.merge_table("document_paths")
+                _merge_pages(store, src, out_dir, summary)
+                summary.changed["labels"] += store.merge_table("labels")
+                summary.changed["tasks"] += store.merge_table("tasks")
+                present = store.source_tables()
+                for table in BATCH_TABLES:
+                    if table in present:
+                        summary.changed[table] += store.merge_table(table)
         summary.totals = {"documents": len(store.documents()), "pages": store.count_pages(),
                           "labels": {f"{t}:{o}": n for (t, o), n in sorted(store.count_labels().items())}}
     return summary

@@ -2,7 +2,9 @@
 
 A ``DocumentRecord`` is one input file (identified by its content hash) and its outcome;
 a ``PageRecord`` is one page of it: rendered image, later labelled, later a training sample;
-a ``LabelRecord`` is one teacher answer for one page under one task.
+a ``Job`` is one (page, task) request the label stage plans, gates, sends or batches;
+a ``LabelRecord`` is one teacher answer for one page under one task;
+a ``BatchJob`` is one provider batch job and ``BatchedRequest`` one request inside it.
 All are plain dataclasses so worker processes can send them back cheaply.
 """
 
@@ -11,6 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.tasks import Task
 
 
 class DocStatus(str, Enum):
@@ -81,6 +87,15 @@ class PageRecord:
         return self.page_index + 1
 
 
+@dataclass(frozen=True)
+class Job:
+    """One teacher request to make: a rendered page under one task, by its request key."""
+
+    page: PageRecord
+    task: Task
+    key: str                          # the request key (content address): never paid for twice
+
+
 @dataclass
 class LabelRecord:
     request_key: str                  # identity of the request: never paid for twice
@@ -118,3 +133,40 @@ class LabelRecord:
         values["warnings"] = json.loads(row["warnings"])
         values["label"] = json.loads(row["label_json"]) if row["label_json"] is not None else None
         return cls(**values)
+
+
+# A batch job's state in the run store.
+BATCH_SUBMITTING = "submitting"   # sent, not known to be accepted yet: the next run looks it up by name
+BATCH_PENDING = "pending"         # accepted by the provider; results not stored yet
+BATCH_COLLECTED = "collected"     # every result stored (missing ones are sent again by the next run)
+BATCH_FAILED = "failed"           # the provider failed, expired or cancelled the whole job: keys are free again
+
+
+@dataclass
+class BatchJob:
+    """One provider batch job as the run store keeps it (its requests are ``BatchedRequest`` rows)."""
+
+    job_id: str                       # the provider's id (OpenAI batch_..., Gemini batches/...), or our name
+    provider: str                     # the teacher's name (data: which teacher may collect it)
+    model: str
+    params: dict = field(default_factory=dict)   # generation parameters the requests were sent with
+    state: str = BATCH_PENDING
+    provider_status: str = ""
+    requests: int = 0
+    input_file_id: str = ""
+    detail: str = ""
+    submitted_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class BatchedRequest:
+    """One request inside a batch job: enough to store its answer as a LabelRecord."""
+
+    request_key: str
+    doc_id: str
+    page_index: int
+    task: str
+    prompt_hash: str
+    schema_hash: str
+    attempt: int = 1                  # 2: the repair re-ask for an invalid or malformed first answer

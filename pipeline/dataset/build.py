@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
@@ -68,10 +69,20 @@ class PageInfo:
     image_sha256: str
 
 
+class LabelledPage(NamedTuple):
+    """One page's newest valid label under one task, as the dataset copies it."""
+
+    doc_id: str
+    page_index: int
+    task: str
+    label_json: str            # the answer exactly as stored (the assistant turn's text)
+    prompt: str                # the task's student prompt
+
+
 @dataclass
 class Collected:
     pages: dict[tuple[str, int], PageInfo] = field(default_factory=dict)
-    samples: list[tuple[str, int, str, str, str]] = field(default_factory=list)  # doc, page, task, label, prompt
+    samples: list[LabelledPage] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)     # reason -> count
     task_meta: dict[str, dict] = field(default_factory=dict)
     teachers: Counter = field(default_factory=Counter)
@@ -85,7 +96,9 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
     Label JSON stays text: it was written by ``json.dumps(ensure_ascii=False)``, exactly the
     assistant turn's format, so decoding and re-encoding it would only cost time.
     """
-    out = Collected(pages={(r[0], r[1]): PageInfo(r[2], r[3], r[4], r[5], r[6]) for r in store.rendered_page_rows()})
+    rows = store.rendered_page_rows()
+    out = Collected(pages={(r["doc_id"], r["page_index"]): PageInfo(r["image_path"], r["width"], r["height"],
+                                                                    r["phash"], r["image_sha256"]) for r in rows})
     prompts = {key: row["student_prompt"] for key, row in store.tasks().items()}
     newest: dict[tuple[str, str], sqlite3.Row] = {}       # (image sha256, task) -> its newest valid label
     failed: dict[tuple[str, str], str] = {}
@@ -117,7 +130,7 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
             if prompt is None:
                 out.dropped["task_definition_missing"] += 1
                 continue
-            out.samples.append((doc_id, page_index, task, row["label_json"], prompt))
+            out.samples.append(LabelledPage(doc_id, page_index, task, row["label_json"], prompt))
             out.teachers[f"{row['teacher']}/{row['model']}"] += 1
             out.task_meta.setdefault(task, {"prompt_hash": row["prompt_hash"], "schema_hash": row["schema_hash"]})
     if cfg.tasks:
@@ -129,7 +142,7 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
 
 def split_documents(store: RunStore, cfg: DatasetConfig, collected: Collected) -> tuple[dict[str, str], dict]:
     """doc_id -> split, and the leakage report."""
-    doc_ids = {s[0] for s in collected.samples}
+    doc_ids = {s.doc_id for s in collected.samples}
     forced: set[str] = set()
     if cfg.val_pdfs:
         by_name: dict[str, set[str]] = defaultdict(set)

@@ -15,20 +15,18 @@ import contextlib
 import hashlib
 import json
 import os
-import sqlite3
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.evaluation.endpoint_cache import PredictionCache
 from pipeline.evaluation.inputs import EvalItem
 from pipeline.tasks import Task
 from pipeline.errors import EndpointError  # noqa: F401 (re-exported)
 
-CACHE_FILENAME = "endpoint_cache.sqlite"
 _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
 
@@ -76,27 +74,6 @@ def request_key(image_sha256: str, prompt: str, schema: dict | None, params: dic
     blob = json.dumps({"image": image_sha256, "prompt": prompt, "schema": schema, "params": params},
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-class PredictionCache:
-    """key -> answer text, in one SQLite file (written from the calling thread only)."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(path)
-        self.conn.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
-                          "text TEXT NOT NULL, created_at REAL NOT NULL)")
-
-    def get(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT text FROM answers WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def put(self, key: str, model: str, text: str) -> None:
-        with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)", (key, model, text, time.time()))
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def _messages(image: bytes, mime: str, prompt: str) -> list[dict]:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import ConfigError
-from pipeline.evaluation.endpoint import CACHE_FILENAME, EndpointConfig, predict_endpoint
+from pipeline.evaluation.endpoint import EndpointConfig, predict_endpoint
+from pipeline.evaluation.endpoint_cache import CACHE_FILENAME
 from pipeline.evaluation.inputs import (References, load_generated_predictions, load_references, load_tasks,
                                         predictions_by_line, references_from_predictions)
 from pipeline.evaluation.mine import MineConfig, mine

@@ -65,7 +65,7 @@ def run_predictions(run_dir: Path, teacher: str = "") -> dict[str, str]:
         raise ConfigError(f"{run_dir} is not a docdistill run folder (no run.sqlite); give the --out of "
                           "python -m pipeline.distill")
     try:
-        with RunStore(run_dir) as store:
+        with RunStore(run_dir, read_only=True) as store:
             sha_of, same_image = {}, defaultdict(list)
             for r in store.rendered_page_rows():
                 sha_of[(r["doc_id"], r["page_index"])] = r["image_sha256"]

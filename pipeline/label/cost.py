@@ -1,7 +1,8 @@
 """What labelling costs: image and prompt token estimates, and a user-editable price table.
 
 Estimates are made BEFORE a request is sent (``--dry-run``, ``--max-cost``, ``--tpm``) from each
-provider's published image rules; the provider's reported usage replaces them afterwards.
+provider's published image rules (``Teacher.image_tokens``, in each teacher's module); the
+provider's reported usage replaces them afterwards.
 """
 
 from __future__ import annotations
@@ -19,42 +20,6 @@ DEFAULT_PRICES = Path(__file__).with_name("prices.yaml")
 # Before any answer is back, assume this many output tokens per answer (a dense page's JSON).
 DEFAULT_OUTPUT_TOKENS = 1000
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def gemini_image_tokens(width: int, height: int) -> int:
-    """Gemini: an image with both sides <= 384 px is 258 tokens, else 258 per 768x768 tile.
-
-    >>> gemini_image_tokens(300, 200)
-    258
-    >>> gemini_image_tokens(1086, 1536)   # an A4 page at the default 1536 px: 2 x 2 tiles
-    1032
-    """
-    if width <= 384 and height <= 384:
-        return 258
-    return math.ceil(width / 768) * math.ceil(height / 768) * 258
-
-
-def openai_image_tokens(width: int, height: int, detail: str = "high", base: int = 85, tile: int = 170) -> int:
-    """OpenAI: low detail is ``base``; high detail fits the image in 2048x2048, scales the shortest
-    side down to 768, then charges ``tile`` per 512-px tile plus ``base`` ("auto" counted as high).
-
-    >>> openai_image_tokens(1086, 1536)   # -> 768 x 1086: 2 x 3 tiles
-    1105
-    >>> openai_image_tokens(1086, 1536, detail="low")
-    85
-    >>> openai_image_tokens(4096, 8192)   # -> 1024 x 2048 -> 768 x 1536: 2 x 3 tiles
-    1105
-    """
-    if detail == "low":
-        return base
-    w, h = float(width), float(height)
-    if max(w, h) > 2048:
-        scale = 2048 / max(w, h)
-        w, h = w * scale, h * scale
-    if min(w, h) > 768:
-        scale = 768 / min(w, h)
-        w, h = w * scale, h * scale
-    return math.ceil(round(w, 6) / 512) * math.ceil(round(h, 6) / 512) * tile + base
 
 
 def text_tokens(text: str) -> int:
@@ -127,16 +92,6 @@ def load_prices(path: Path | None = None) -> PriceTable:
             raise ConfigError(f"the price file {path}: model {name!r} needs numeric 'input' and 'output' "
                               "(USD per 1M tokens)") from None
     return table
-
-
-def image_tokens(provider: str, width: int, height: int, detail: str = "high", price: Price | None = None) -> int:
-    """Estimated image tokens for one page under the provider's rules (0 for the offline teacher)."""
-    if provider == "textlayer":
-        return 0
-    if provider == "gemini":
-        return gemini_image_tokens(width, height)
-    base, tile = (price.image_base, price.image_tile) if price else (85, 170)
-    return openai_image_tokens(width, height, detail, base, tile)
 
 
 class CostMeter:

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 from pipeline.label.asking import Answer, AskPolicy, StopSending, ask_answer
 from pipeline.label.breaker import Breaker
-from pipeline.label.cost import CostMeter, image_tokens, text_tokens
+from pipeline.label.cost import CostMeter, text_tokens
 from pipeline.label.ratelimit import RateLimiter
-from pipeline.records import PageRecord
+from pipeline.records import Job
 from pipeline.tasks import Task
 from pipeline.teachers import PageInput, Reply, ReplyStatus, Teacher, TeacherFatalError
 
@@ -48,13 +48,6 @@ def _freeze_heap() -> bool:
         return False
     gc.freeze()
     return True
-
-
-@dataclass(frozen=True)
-class Job:
-    page: PageRecord
-    task: Task
-    key: str
 
 
 @dataclass
@@ -131,8 +124,7 @@ class LabelEngine:
 
     async def _one(self, job: Job, page_input: PageInput, page_text: str | None) -> None:
         prompt = job.task.teacher_prompt(page_input.anchor_text)
-        image = image_tokens(self.teacher.name, job.page.width, job.page.height,
-                             getattr(self.teacher.settings, "image_detail", "high"), self.meter.price)
+        image = self.teacher.image_tokens(job.page.width, job.page.height, self.meter.price)
 
         async def send(text: str, temperature: float | None) -> Reply:
             return await self._send(page_input, job.task, text, temperature, image + text_tokens(text))

@@ -1,6 +1,7 @@
 """The privacy gate: no document with personal data goes to a cloud teacher unless the user says so.
 
-Before any page of a document is sent to a teacher that runs off this machine, the document's
+Before any page of a document is sent to a teacher that runs off this machine (``Teacher.off_machine``:
+the teacher decides, from what it is and where its URL points), the document's
 text layer (every page) and its file names are scanned for personal data. Each detector checks
 more than a pattern (IBAN mod-97, card Luhn + issuer prefix, a real birth date and governorate in
 an Egyptian national ID, SSN area rules) so that invoice numbers and dates do not trip it. Only
@@ -11,9 +12,7 @@ to scan: the gate cannot see into them.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
-from urllib.parse import urlparse
 
 # Arabic-Indic and Persian digits read as ASCII digits (Egyptian documents use them).
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 2)
@@ -34,7 +33,6 @@ _SSN = [re.compile(r"(?<![\d-])(\d{3})[- ](\d{2})[- ](\d{4})(?![\d-])"),
 _EG_GOVERNORATES = frozenset({1, 2, 3, 4, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 24, 25, 26, 27, 28,
                               29, 31, 32, 33, 34, 35, 88})
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|6011|65|64[4-9]|35|62)")
-_LOCAL_SUFFIXES = (".local", ".internal", ".lan", ".localhost", ".home.arpa")
 
 
 def iban_valid(candidate: str) -> bool:
@@ -134,34 +132,3 @@ def find_personal_data(text: str) -> list[str]:
     if any(ssn_valid(*m.groups()) for p in _SSN for m in p.finditer(text)):
         kinds.add("ssn")
     return sorted(kinds)
-
-
-def host_is_local(base_url: str) -> bool:
-    """Whether a teacher URL stays on this machine or private network (decided from the host alone).
-
-    >>> [host_is_local(u) for u in ("http://127.0.0.1:8000/v1", "http://10.0.0.7/v1", "http://vllm:8000/v1",
-    ...                              "http://gpu.internal/v1", "https://api.example.com/v1")]
-    [True, True, True, True, False]
-    """
-    host = (urlparse(base_url).hostname or "").lower().rstrip(".")
-    if not host:
-        return False
-    try:
-        ip = ipaddress.ip_address(host)
-        return ip.is_loopback or ip.is_private or ip.is_link_local
-    except ValueError:
-        pass
-    # "localhost", a single-label name (a container or LAN host), or a reserved private suffix.
-    return host == "localhost" or "." not in host or host.endswith(_LOCAL_SUFFIXES)
-
-
-def sends_off_machine(teacher) -> bool:
-    """Whether pages given to ``teacher`` leave this machine: the privacy gate applies to those.
-
-    Cloud teachers (gemini, openai) always count, whatever their base URL; a teacher marked
-    local but talking to a URL (openai-compatible) counts unless that URL's host is private.
-    """
-    if type(teacher).is_cloud:
-        return True
-    base_url = getattr(getattr(teacher, "settings", None), "base_url", None)
-    return bool(base_url) and not host_is_local(base_url)

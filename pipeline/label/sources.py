@@ -31,7 +31,11 @@ class DocumentSource:
 
 
 class PageSources:
-    """Documents' current paths and passwords (in memory only), page inputs, privacy scans."""
+    """Documents' current paths and passwords (in memory only), page inputs, privacy scans.
+
+    Built from the render config by the caller (``distill.main``), which closes it: the label
+    stage gets what it reads pages with, not the render settings.
+    """
 
     def __init__(self, run_cfg: RenderRunConfig, store: RunStore):
         self.run_cfg, self.store = run_cfg, store
@@ -87,3 +91,9 @@ class PageSources:
 
     def close(self) -> None:
         self.texts.close()
+
+    def __enter__(self) -> PageSources:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

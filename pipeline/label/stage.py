@@ -24,23 +24,20 @@ from pipeline.label.answers import TRANSIENT, Outcome
 from pipeline.label.asking import DEFAULT_LADDER, Answer, AskPolicy
 from pipeline.label.breaker import DEFAULT_FAILURES, Breaker
 from pipeline.errors import ConfigError
-from pipeline.render.config import RenderRunConfig
-from pipeline.label.batch.jobs import pending_keys
 from pipeline.label.cost import CostMeter, PriceTable, load_prices
-from pipeline.label.engine import Job, LabelEngine
+from pipeline.label.engine import LabelEngine
 from pipeline.label.estimate import estimate_jobs
 from pipeline.label.summary import LabelSummary, count_record
 from pipeline.label.sources import PageSources
-from pipeline.label.privacy import sends_off_machine
 from pipeline.label.ratelimit import RateLimiter
-from pipeline.records import LabelRecord, PageRecord, PageStatus
+from pipeline.records import Job, LabelRecord, PageStatus
 from pipeline.store import RunStore
 from pipeline.tasks import Task
 from pipeline.teachers import Teacher
 
 SENSITIVE_BLOCKED = "sensitive_blocked"    # held back by the privacy gate; checked again on every run
 
-__all__ = ["LabelConfig", "LabelSummary", "request_key", "plan_requests", "distinct_requests", "plan_gated",
+__all__ = ["LabelConfig", "LabelSummary", "request_key", "plan_requests", "distinct_requests", "gate_sensitive",
            "label_pages", "SENSITIVE_BLOCKED"]
 
 
@@ -100,9 +97,8 @@ def _needs_request(stored: str | None, retry_failed: bool) -> bool:
         return retry_failed
 
 
-def plan_requests(store: RunStore, cfg: LabelConfig, teacher: Teacher,
-                  summary: LabelSummary) -> Iterator[tuple[PageRecord, Task, str]]:
-    """Every (page, task) whose request is still to do, in page order.
+def plan_requests(store: RunStore, cfg: LabelConfig, teacher: Teacher, summary: LabelSummary) -> Iterator[Job]:
+    """Every rendered page x task whose answer is still to get (``summary.up_to_date`` counts the rest).
 
     Pages that render to the same image (a blank page, boilerplate terms, a re-saved form) have
     the same key: each is yielded, so that the privacy gate can pick a page of a document it may
@@ -116,7 +112,7 @@ def plan_requests(store: RunStore, cfg: LabelConfig, teacher: Teacher,
             if key not in needed:
                 needed[key] = _needs_request(store.label_outcome(key), cfg.retry_failed)
             if needed[key]:
-                yield page, task, key
+                yield Job(page, task, key)
             else:
                 summary.up_to_date += 1
 
@@ -151,7 +147,7 @@ def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg:
     document without personal data shares that page's answer instead (the same bytes are sent
     either way).
     """
-    if cfg.allow_sensitive or not sends_off_machine(teacher):
+    if cfg.allow_sensitive or not teacher.off_machine:
         return distinct_requests(jobs, summary)
     kinds_by_doc = {doc_id: sources.personal_data(doc_id) for doc_id in dict.fromkeys(j.page.doc_id for j in jobs)}
     for doc_id, kinds in kinds_by_doc.items():
@@ -175,59 +171,39 @@ def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg:
     return keep
 
 
-def plan_gated(run_cfg: RenderRunConfig, store: RunStore, cfg: LabelConfig, teacher: Teacher,
-               summary: LabelSummary, record: bool = True) -> list[tuple[PageRecord, Task, str]]:
-    """``plan_requests`` through the privacy gate: what may be sent to ``teacher`` now (batch mode too).
-
-    Held-back (page, task) pairs are stored as ``sensitive_blocked`` (unless ``record`` is False)
-    and listed in ``summary.blocked``.
-    """
-    jobs = [Job(page, task, key) for page, task, key in plan_requests(store, cfg, teacher, summary)]
-    sources = PageSources(run_cfg, store)
-    try:
-        jobs = gate_sensitive(jobs, sources, teacher, cfg, store if record else None, summary)
-    finally:
-        sources.close()
-    return [(job.page, job.task, job.key) for job in jobs]
-
-
 def _price_for(cfg: LabelConfig, teacher: Teacher):
     prices = cfg.prices or load_prices()
-    price = prices.get(teacher.model) if teacher.name != "textlayer" else None
-    if cfg.max_cost_usd is not None and price is None and teacher.name != "textlayer":
+    price = prices.get(teacher.model) if teacher.priced else None
+    if cfg.max_cost_usd is not None and price is None and teacher.priced:
         where = prices.path or "the price table"
         raise ConfigError(f"--max-cost needs a price for model {teacher.model!r}: add it to {where} "
                           "(input/output USD per 1M tokens) and pass it with --prices")
     return price
 
 
-def label_pages(run_cfg: RenderRunConfig, cfg: LabelConfig, store: RunStore, teacher: Teacher,
+def label_pages(sources: PageSources, cfg: LabelConfig, store: RunStore, teacher: Teacher,
                 progress: bool = True) -> LabelSummary:
-    """Label every rendered page under every task; only TeacherFatalError (and config errors) raise."""
+    """Label every rendered page under every task; only TeacherFatalError (and config errors) raise.
+
+    ``sources`` (the caller's, closed by the caller) say where each page's image, PDF and passwords are.
+    """
     started = time.perf_counter()
     summary = LabelSummary(teacher=teacher.name, model=teacher.model)
     teacher.check_tasks(list(cfg.tasks))
     price = _price_for(cfg, teacher)
     summary.price_source = f"{price.source} (as of {price.as_of})" if price else ""
     if not cfg.dry_run:
-        with store.transaction():
-            for task in cfg.tasks:
-                store.put_task(task.name, task.prompt_hash, task.schema_hash, task.student_prompt,
-                               task.teacher_template, task.model.model_json_schema())
-    in_batches = pending_keys(store)  # waiting in a --batch job: paid for there, collected by --collect
-    jobs = [Job(page, task, key) for page, task, key in plan_requests(store, cfg, teacher, summary)
-            if key not in in_batches]
+        store.put_tasks(cfg.tasks)
+    in_batches = store.batch_pending_keys()  # waiting in a --batch job: paid for there, collected by --collect
+    jobs = [job for job in plan_requests(store, cfg, teacher, summary) if job.key not in in_batches]
     summary.in_batch_jobs = len(in_batches)
-    sources = PageSources(run_cfg, store)
     try:
         jobs = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
         if cfg.dry_run:
             summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price)
-            summary.seconds = time.perf_counter() - started
             return summary
         _run_engine(jobs, sources, cfg, store, teacher, price, summary, progress)
     finally:
-        sources.close()
         summary.seconds = time.perf_counter() - started
     return summary
 
@@ -250,8 +226,7 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
         bar.set_postfix_str(summary.progress_text(engine.stats, meter.spent), refresh=False)
         bar.update(1)
 
-    # The offline teacher reads PDFs with MuPDF, which is not thread-safe (and it is CPU-bound anyway).
-    concurrency = 1 if teacher.name == "textlayer" else cfg.concurrency
+    concurrency = cfg.concurrency if teacher.thread_safe else 1
     engine = LabelEngine(teacher, cfg.policy(), concurrency, RateLimiter(cfg.rpm, cfg.tpm), meter,
                          prepare=lambda job: sources.page_input(job.page, cfg.anchor), on_answer=on_answer,
                          breaker=Breaker(cfg.breaker_failures, pause_s=cfg.backoff_max_s))

@@ -1,5 +1,9 @@
 """Teachers by name. Adding a provider: one module with a ``@register``-ed ``Teacher`` subclass,
 plus its line here (modules are imported on demand, so an unused SDK is never imported).
+
+The rest of the pipeline asks a teacher (or its class) what it can do: ``priced``,
+``off_machine``, ``thread_safe``, ``image_tokens``, ``has_batch_api`` / ``batch_client()``;
+a teacher's ``name`` is data (stored with every label), never something to branch on.
 """
 
 from __future__ import annotations
@@ -23,12 +27,24 @@ DEFAULT_MODELS = {"textlayer": "pymupdf-textlayer-1", "gemini": "gemini-2.5-flas
                   "openai-compatible": ""}
 
 __all__ = ["RETRYABLE", "TEACHERS", "TEACHER_NAMES", "DEFAULT_TEACHER", "DEFAULT_MODELS", "PageInput", "Reply", "ReplyStatus",
-           "Teacher", "TeacherConfigError", "TeacherFatalError", "TeacherSettings", "register", "make_teacher"]
+           "Teacher", "TeacherConfigError", "TeacherFatalError", "TeacherSettings", "register", "make_teacher",
+           "teacher_class", "batch_teacher_names"]
+
+
+def teacher_class(name: str) -> type[Teacher]:
+    """The named teacher's class (its module imported now), to ask what it can do before building it."""
+    if name not in _MODULES:
+        raise TeacherConfigError(f"unknown teacher {name!r}: use one of {', '.join(TEACHER_NAMES)}")
+    importlib.import_module(_MODULES[name])
+    return TEACHERS[name]
 
 
 def make_teacher(name: str, settings: TeacherSettings) -> Teacher:
     """Build the named teacher; unknown names and missing keys raise TeacherConfigError."""
-    if name not in _MODULES:
-        raise TeacherConfigError(f"unknown teacher {name!r}: use one of {', '.join(TEACHER_NAMES)}")
-    importlib.import_module(_MODULES[name])
-    return TEACHERS[name](settings)
+    return teacher_class(name)(settings)
+
+
+def batch_teacher_names() -> tuple[str, ...]:
+    """The teachers with a Batch API, for messages (every teacher module is imported to ask it)."""
+    # Reverse name order lists the OpenAI family before gemini, as the messages always have.
+    return tuple(sorted((name for name in TEACHER_NAMES if teacher_class(name).has_batch_api), reverse=True))

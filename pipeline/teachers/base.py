@@ -3,7 +3,10 @@
 A teacher only talks to its provider and reports what came back (text, finish reason, usage,
 or why nothing came back). Validation, salvage, repair re-asks and storage are the label
 stage's job, so every provider's answers go through exactly the same checks.
-Adding a provider is one new module with one ``@register``-ed subclass.
+Adding a provider is one new module with one ``@register``-ed subclass, which also declares what
+it can do (as simonw/llm's model classes declare ``can_stream``): whether it is billed per token,
+whether pages leave this machine, whether it may be asked from several threads, how it counts
+image tokens, and its Batch API client. Nothing outside ``pipeline.teachers`` looks at its name.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pipeline.tasks import Task
 from pipeline.errors import TeacherConfigError, TeacherFatalError  # noqa: F401 (re-exported)
@@ -80,16 +83,26 @@ class Reply:
 
 
 class Teacher(ABC):
-    """One provider. Subclasses set ``name`` and implement ``ask``."""
+    """One provider. Subclasses set ``name`` and implement ``ask``; the class says what it can do."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]                           # data (stored in every label), never a switch
     default_model: ClassVar[str]
     api_key_env: ClassVar[tuple[str, ...]] = ()   # environment variables read for the key, in order
-    is_cloud: ClassVar[bool] = True               # pages leave the machine (privacy gate applies)
+    is_cloud: ClassVar[bool] = True               # a provider's own service: pages always leave the machine
+    priced: ClassVar[bool] = True                 # counts and bills tokens: the price table and --max-cost apply
+    thread_safe: ClassVar[bool] = True            # ask() may run on several threads at once (else one at a time)
+    has_batch_api: ClassVar[bool] = False         # batch_client() returns a client (--batch / --collect)
+    key_placeholder: ClassVar[str | None] = None  # a key sent when none is set: not a secret, never scrubbed
+    _key: str | None = None                       # the API key in use, once read (see scrub)
 
     def __init__(self, settings: TeacherSettings):
         self.settings = settings
         self.model = settings.model or self.default_model
+
+    @property
+    def off_machine(self) -> bool:
+        """Whether pages given to this teacher leave this machine: the privacy gate applies to those."""
+        return self.is_cloud
 
     def api_key(self) -> str:
         """The key from the environment (never from flags or files), or a clear error naming the variable."""
@@ -98,6 +111,10 @@ class Teacher(ABC):
                 return os.environ[var]
         raise TeacherConfigError(f"the {self.name} teacher needs an API key: set {' or '.join(self.api_key_env)} "
                                  "in the environment")
+
+    def scrub(self, text: str) -> str:
+        """``text`` with this teacher's API key masked: a provider's error may quote the request."""
+        return scrub_secret(text, None if self._key == self.key_placeholder else self._key)
 
     def check_tasks(self, tasks: list[Task]) -> None:
         """Raise TeacherConfigError before any work if this teacher cannot do one of the tasks."""
@@ -110,8 +127,34 @@ class Teacher(ABC):
         """What changes the answer besides the prompt and image: part of the label's identity."""
         return {"temperature": self.settings.temperature, "max_output_tokens": self.settings.max_output_tokens}
 
+    def image_tokens(self, width: int, height: int, price: Any = None) -> int:
+        """Estimated input tokens for one page image (before sending: --dry-run, --max-cost, --tpm).
+
+        ``price`` is the model's ``pipeline.label.cost.Price`` or None; OpenAI-style rules read
+        their tile counts from it. A teacher that counts no tokens says 0.
+        """
+        return 0
+
+    def image_rule(self) -> str:
+        """How ``image_tokens`` counts, in a few words (the dry-run estimate shows it)."""
+        return "not estimated for this teacher"
+
+    def batch_client(self) -> Any:
+        """The provider's Batch API client (a ``pipeline.teachers.batch.BatchClient``) for this teacher's
+        model and settings, or None: it has no Batch API (``has_batch_api`` says so before building)."""
+        return None
+
     def close(self) -> None:
         """Release clients and connections."""
+
+
+def scrub_secret(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` replaced by ``***`` (nothing to hide: ``text`` as it is).
+
+    >>> scrub_secret("401 for key sk-abc123", "sk-abc123"), scrub_secret("401", None)
+    ('401 for key ***', '401')
+    """
+    return text.replace(secret, "***") if secret else text
 
 
 TEACHERS: dict[str, type[Teacher]] = {}

@@ -6,13 +6,12 @@ or a 5xx is reported once, as a Reply, and counted once against the rate limit.
 
 from __future__ import annotations
 
-import email.utils
 import importlib
 import importlib.util
 import json
+import math
 import re
 import threading
-import time
 
 import httpx
 from google import genai
@@ -21,6 +20,8 @@ from google.genai import errors, types
 from pipeline.tasks import Task
 from pipeline.teachers.base import (PageInput, Reply, ReplyStatus, Teacher, TeacherFatalError, TeacherSettings,
                                     register)
+from pipeline.teachers.gemini_reply import reply_from_response
+from pipeline.teachers.http import retry_after_s
 
 # The SDK sends through httpx2 (a fork of httpx under its own name) or httpx, whichever is installed
 # (GOOGLE_GENAI_HTTP_CLIENT picks); their exceptions are unrelated classes, so catch both.
@@ -28,32 +29,11 @@ _HTTP_MODULES = [importlib.import_module(name) for name in ("httpx2", "httpx") i
 _TIMEOUT_ERRORS = tuple(m.TimeoutException for m in _HTTP_MODULES)
 _TRANSPORT_ERRORS = tuple(m.TransportError for m in _HTTP_MODULES)   # connect refused, reset, protocol
 
-_SAFETY = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY",
-                     "IMAGE_PROHIBITED_CONTENT", "MODEL_ARMOR"})
-_RECITATION = frozenset({"RECITATION", "IMAGE_RECITATION"})
-# CONTINUATION only survives when the SDK's automatic continuation gave up: the answer is unfinished.
-_TRUNCATED = frozenset({"MAX_TOKENS", "CONTINUATION"})
-
-
-def _enum_name(value: object) -> str:
-    """'STOP' from FinishReason.STOP, or the plain string the SDK keeps for values it does not know."""
-    if value is None:
-        return ""
-    return str(getattr(value, "value", value))
-
-
 def _retry_after(exc: errors.APIError) -> float | None:
     """Seconds to wait from a 429: the Retry-After header, else the body's RetryInfo.retryDelay ("7s")."""
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                pass
+    found = retry_after_s(getattr(getattr(exc, "response", None), "headers", None))
+    if found is not None:
+        return found
     body = exc.details if isinstance(exc.details, dict) else {}
     error = body.get("error") if isinstance(body.get("error"), dict) else body
     for item in error.get("details") or []:
@@ -63,12 +43,26 @@ def _retry_after(exc: errors.APIError) -> float | None:
     return None
 
 
+def gemini_image_tokens(width: int, height: int) -> int:
+    """Gemini: an image with both sides <= 384 px is 258 tokens, else 258 per 768x768 tile.
+
+    >>> gemini_image_tokens(300, 200)
+    258
+    >>> gemini_image_tokens(1086, 1536)   # an A4 page at the default 1536 px: 2 x 2 tiles
+    1032
+    """
+    if width <= 384 and height <= 384:
+        return 258
+    return math.ceil(width / 768) * math.ceil(height / 768) * 258
+
+
 @register
 class GeminiTeacher(Teacher):
     name = "gemini"
     default_model = "gemini-2.5-flash"
     api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     is_cloud = True
+    has_batch_api = True
 
     def __init__(self, settings: TeacherSettings):
         super().__init__(settings)
@@ -90,9 +84,6 @@ class GeminiTeacher(Teacher):
         )
         self._configs: dict[tuple, types.GenerateContentConfig] = {}
         self._configs_lock = threading.Lock()
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
 
     def _config(self, task: Task, temperature: float) -> types.GenerateContentConfig:
         """The request config, built once per (schema, temperature) and shared by every call.
@@ -121,21 +112,21 @@ class GeminiTeacher(Teacher):
             response = self._client.models.generate_content(model=self.model, contents=contents, config=config)
         except errors.ClientError as exc:
             if exc.code == 429:
-                return Reply(ReplyStatus.RATE_LIMITED, detail=self._scrub(f"429 {exc.message or exc.status}"),
+                return Reply(ReplyStatus.RATE_LIMITED, detail=self.scrub(f"429 {exc.message or exc.status}"),
                              retry_after_s=_retry_after(exc))
             if exc.code == 408:
-                return Reply(ReplyStatus.TIMEOUT, detail=self._scrub(f"408 {exc.message or exc.status}"))
+                return Reply(ReplyStatus.TIMEOUT, detail=self.scrub(f"408 {exc.message or exc.status}"))
             raise TeacherFatalError(self._fatal_message(exc)) from None
         except errors.APIError as exc:     # ServerError (5xx), and any other status the SDK did not expect
-            return Reply(ReplyStatus.SERVER_ERROR, detail=self._scrub(f"{exc.code} {exc.message or exc.status}"))
+            return Reply(ReplyStatus.SERVER_ERROR, detail=self.scrub(f"{exc.code} {exc.message or exc.status}"))
         except (errors.UnknownApiResponseError, json.JSONDecodeError) as exc:  # a 200 that is not JSON (a proxy)
-            return Reply(ReplyStatus.SERVER_ERROR, detail=self._scrub(f"reply body is not JSON ({exc})")[:500])
+            return Reply(ReplyStatus.SERVER_ERROR, detail=self.scrub(f"reply body is not JSON ({exc})")[:500])
         except _TIMEOUT_ERRORS as exc:
             return Reply(ReplyStatus.TIMEOUT, detail=f"no answer within {self.settings.timeout_s:g} s "
                                                      f"({type(exc).__name__})")
         except _TRANSPORT_ERRORS as exc:
-            return Reply(ReplyStatus.CONNECTION_ERROR, detail=self._scrub(f"{type(exc).__name__}: {exc}"))
-        return self._reply(response)
+            return Reply(ReplyStatus.CONNECTION_ERROR, detail=self.scrub(f"{type(exc).__name__}: {exc}"))
+        return reply_from_response(response)
 
     def _fatal_message(self, exc: errors.APIError) -> str:
         """A message that says what to fix; the provider's own words are kept, the key never is."""
@@ -149,38 +140,18 @@ class GeminiTeacher(Teacher):
             text = f"Gemini does not know the model {self.model!r} {said}; check --model"
         else:
             text = f"Gemini rejected the request for model {self.model!r} {said}"
-        return self._scrub(text)
+        return self.scrub(text)
 
-    @staticmethod
-    def _reply(response: types.GenerateContentResponse) -> Reply:
-        usage = response.usage_metadata
-        tokens_in = (usage.prompt_token_count or 0) if usage else 0
-        tokens_out = ((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)) if usage else 0
-        if not response.candidates:
-            feedback = response.prompt_feedback
-            reason = _enum_name(feedback.block_reason) if feedback else ""
-            if reason:
-                message = getattr(feedback, "block_reason_message", None)
-                return Reply(ReplyStatus.PROMPT_BLOCKED, finish_reason=reason, tokens_in=tokens_in,
-                             detail=f"{reason}: {message}" if message else reason)
-            # No candidate and no reason: nothing usable came back, worth another try.
-            return Reply(ReplyStatus.SERVER_ERROR, tokens_in=tokens_in, detail="reply had no candidates")
-        candidate = response.candidates[0]
-        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-        # Thought summaries (include_thoughts) are not the answer.
-        text = "".join(p.text for p in parts if p.text and not p.thought)
-        finish = _enum_name(candidate.finish_reason)
-        if finish in _TRUNCATED:
-            status = ReplyStatus.TRUNCATED
-        elif finish in _SAFETY:
-            status = ReplyStatus.SAFETY_BLOCKED
-        elif finish in _RECITATION:
-            status = ReplyStatus.RECITATION_BLOCKED
-        else:   # STOP, and rarer ones (OTHER, LANGUAGE ...): the caller's validation judges the text
-            status = ReplyStatus.COMPLETE
-        detail = "" if status is ReplyStatus.COMPLETE or not candidate.finish_message else candidate.finish_message
-        return Reply(status, text=text, finish_reason=finish, tokens_in=tokens_in, tokens_out=tokens_out,
-                     detail=detail)
+    def image_tokens(self, width: int, height: int, price=None) -> int:
+        return gemini_image_tokens(width, height)
+
+    def image_rule(self) -> str:
+        return "258 per 768-px tile (<=384 px: 258)"
+
+    def batch_client(self):
+        from pipeline.teachers.gemini_batch import GeminiBatch
+
+        return GeminiBatch(self)
 
     def close(self) -> None:
         self._client.close()

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from google import genai
 from google.genai import errors, types
 
-from pipeline.label.batch.jobs import BatchResult, JobPoll, JobStateUnknown
 from pipeline.tasks import Task
-from pipeline.teachers.base import PageInput, Reply, ReplyStatus, TeacherFatalError
-from pipeline.teachers.gemini import GeminiTeacher, _enum_name
+from pipeline.teachers.base import PageInput, Reply, ReplyStatus, Teacher, TeacherFatalError
+from pipeline.teachers.batch import BatchResult, JobPoll, JobStateUnknown
+from pipeline.teachers.gemini_reply import enum_name, reply_from_response
 
 _TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
              "JOB_STATE_PARTIALLY_SUCCEEDED"}
@@ -44,10 +44,10 @@ class GeminiBatch:
     max_requests = 5_000
     max_bytes = 18 * 1024 * 1024       # inline requests: the API takes 20 MB per batch
 
-    def __init__(self, teacher: GeminiTeacher):
+    def __init__(self, teacher: Teacher):
+        # teacher: a GeminiTeacher (its module imports this one, to build us, so not the other way round)
         self.teacher = teacher
-        self._key = teacher.api_key()
-        self._client = genai.Client(api_key=self._key, vertexai=False, http_options=types.HttpOptions(
+        self._client = genai.Client(api_key=teacher.api_key(), vertexai=False, http_options=types.HttpOptions(
             base_url=teacher.settings.base_url or None, api_version="v1beta",
             timeout=max(60_000, int(teacher.settings.timeout_s * 1000))))
         self._done: dict[str, types.BatchJob] = {}
@@ -72,20 +72,20 @@ class GeminiBatch:
         job = self._call("create the batch", lambda: self._client.batches.create(
             model=self.teacher.model, src=items, config=types.CreateBatchJobConfig(display_name=name)),
             unknown_on_transport=True)
-        return job.name, _enum_name(job.state), ""
+        return job.name, enum_name(job.state), ""
 
     def find(self, name: str, since: float) -> tuple[str, str, str] | None:
         """The job created under display name ``name``, looked up among batches since ``since``."""
         for job in self._call("list batches", lambda: self._client.batches.list(config={"page_size": 100})):
             if job.display_name == name:
-                return job.name, _enum_name(job.state), ""
+                return job.name, enum_name(job.state), ""
             if job.create_time is not None and job.create_time.timestamp() < since - 3600:
                 return None
         return None
 
     def poll(self, job_id: str) -> JobPoll:
         job = self._call(f"read {job_id}", lambda: self._client.batches.get(name=job_id))
-        state = _enum_name(job.state)
+        state = enum_name(job.state)
         if state not in _TERMINAL:
             return JobPoll(False, False, state)
         self._done[job_id] = job
@@ -101,13 +101,13 @@ class GeminiBatch:
                 reply, rejected = error_reply(answer.error.code, answer.error.message or "")
                 yield BatchResult(key, reply, rejected)
             elif answer.response is not None:
-                yield BatchResult(key, GeminiTeacher._reply(answer.response), False)
+                yield BatchResult(key, reply_from_response(answer.response), False)
 
     def _call(self, what: str, fn, unknown_on_transport: bool = False):
         try:
             return fn()
         except errors.APIError as exc:
-            said = self._scrub(f"({exc.code} {exc.status or ''}): {exc.message or exc.details}")
+            said = self.teacher.scrub(f"({exc.code} {exc.status or ''}): {exc.message or exc.details}")
             if exc.code in (401, 403) or "API_KEY" in str(exc.details):
                 raise TeacherFatalError(f"Gemini rejected the API key {said}; check GEMINI_API_KEY or "
                                         "GOOGLE_API_KEY") from None
@@ -117,11 +117,8 @@ class GeminiBatch:
             if type(exc).__module__.split(".")[0] not in ("httpx", "httpx2"):
                 raise
             error = JobStateUnknown if unknown_on_transport else TeacherFatalError
-            raise error(self._scrub(f"the Gemini Batch API could not {what}: {exc!r}; check "
+            raise error(self.teacher.scrub(f"the Gemini Batch API could not {what}: {exc!r}; check "
                                     "--base-url and the network, then rerun")) from None
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
 
     def close(self) -> None:
         self._client.close()

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import openai
 from openai.lib._parsing._completions import type_to_response_format_param
 
-from pipeline.label.batch.jobs import BatchResult, JobPoll, JobStateUnknown
 from pipeline.tasks import Task
-from pipeline.teachers.base import PageInput, Reply, ReplyStatus, TeacherFatalError
-from pipeline.teachers.openai_chat import OpenAITeacher, reply_from_body
+from pipeline.teachers.base import PageInput, Reply, ReplyStatus, Teacher, TeacherFatalError
+from pipeline.teachers.batch import BatchResult, JobPoll, JobStateUnknown
+from pipeline.teachers.openai_reply import reply_from_body
 
 ENDPOINT = "/v1/chat/completions"
 _TERMINAL = {"completed", "expired", "cancelled", "failed"}
@@ -47,12 +47,12 @@ class OpenAIBatch:
     max_requests = 50_000              # the API's limit per batch
     max_bytes = 100 * 1024 * 1024      # the API takes 200 MB; half keeps one upload reasonable
 
-    def __init__(self, teacher: OpenAITeacher):
+    def __init__(self, teacher: Teacher):
+        # teacher: an OpenAITeacher (its module imports this one, to build us, so not the other way round)
         self.teacher = teacher
-        self._key = teacher.api_key()
         # SDK retries on: these control calls cost nothing, unlike the answers themselves.
-        self._client = openai.OpenAI(api_key=self._key, base_url=teacher.settings.base_url or None, max_retries=2,
-                                     timeout=max(60.0, teacher.settings.timeout_s))
+        self._client = openai.OpenAI(api_key=teacher.api_key(), base_url=teacher.settings.base_url or None,
+                                     max_retries=2, timeout=max(60.0, teacher.settings.timeout_s))
         self._done: dict[str, object] = {}
         self._formats: dict[str, dict] = {}     # task name -> response_format (a schema dump: once per task)
 
@@ -135,18 +135,15 @@ class OpenAIBatch:
             return fn()
         except openai.APIStatusError as exc:
             message = exc.body.get("message") if isinstance(exc.body, dict) else None
-            said = self._scrub(f"({exc.status_code}): {message or exc.message}")
+            said = self.teacher.scrub(f"({exc.status_code}): {message or exc.message}")
             if exc.status_code in (401, 403):
                 raise TeacherFatalError(f"OpenAI rejected the API key {said}; check OPENAI_API_KEY") from None
             raise TeacherFatalError(f"the OpenAI Batch API could not {what} {said}; rerun to try again "
                                     "(submitted jobs are kept in the run store)") from None
         except openai.APIConnectionError as exc:      # a timeout too: no answer, so no knowing what happened
             error = JobStateUnknown if unknown_on_transport else TeacherFatalError
-            raise error(self._scrub(f"the OpenAI Batch API could not {what}: {exc.message}; "
+            raise error(self.teacher.scrub(f"the OpenAI Batch API could not {what}: {exc.message}; "
                                     "check --base-url and the network, then rerun")) from None
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
 
     def close(self) -> None:
         self._client.close()

@@ -9,11 +9,9 @@ answers, and checking the answer is the label stage's job. The SDK's retries are
 from __future__ import annotations
 
 import base64
-import email.utils
+import math
 import os
 import re
-import time
-from collections.abc import Mapping
 from typing import Any
 
 import openai
@@ -21,53 +19,38 @@ import openai
 from pipeline.tasks import Task
 from pipeline.teachers.base import (PageInput, Reply, ReplyStatus, Teacher, TeacherConfigError, TeacherFatalError,
                                     TeacherSettings, register)
+from pipeline.teachers.http import host_is_local, retry_after_s
+from pipeline.teachers.openai_reply import reply_from_body
 
 JSON_MODES = ("schema", "object", "none")
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from retry-after-ms / Retry-After (seconds or an HTTP date), or None."""
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) / divisor)
-        except ValueError:
-            try:
-                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                continue
-    return None
+def openai_image_tokens(width: int, height: int, detail: str = "high", base: int = 85, tile: int = 170) -> int:
+    """OpenAI: low detail is ``base``; high detail fits the image in 2048x2048, scales the shortest
+    side down to 768, then charges ``tile`` per 512-px tile plus ``base`` ("auto" counted as high).
+
+    >>> openai_image_tokens(1086, 1536)   # -> 768 x 1086: 2 x 3 tiles
+    1105
+    >>> openai_image_tokens(1086, 1536, detail="low")
+    85
+    >>> openai_image_tokens(4096, 8192)   # -> 1024 x 2048 -> 768 x 1536: 2 x 3 tiles
+    1105
+    """
+    if detail == "low":
+        return base
+    w, h = float(width), float(height)
+    if max(w, h) > 2048:
+        scale = 2048 / max(w, h)
+        w, h = w * scale, h * scale
+    if min(w, h) > 768:
+        scale = 768 / min(w, h)
+        w, h = w * scale, h * scale
+    return math.ceil(round(w, 6) / 512) * math.ceil(round(h, 6) / 512) * tile + base
 
 
 def _schema_name(task_name: str) -> str:
     """json_schema.name allows only [A-Za-z0-9_-], at most 64 characters."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", task_name)[:64] or "answer"
-
-
-def _text(content: object) -> str:
-    """Message content as text (a few servers send a list of parts instead of a string)."""
-    if isinstance(content, list):
-        return "".join(p.get("text") or "" for p in content if isinstance(p, dict))
-    return content if isinstance(content, str) else ""
-
-
-def reply_from_body(body: dict) -> Reply:
-    """Map a chat.completion JSON body to a Reply (kept as a dict: servers add and omit fields)."""
-    usage = body.get("usage") or {}
-    tokens = {"tokens_in": usage.get("prompt_tokens") or 0, "tokens_out": usage.get("completion_tokens") or 0}
-    choices = body.get("choices") or []
-    if not choices:
-        return Reply(ReplyStatus.SERVER_ERROR, detail="reply had no choices", **tokens)
-    message = choices[0].get("message") or {}
-    finish = choices[0].get("finish_reason") or ""
-    text = _text(message.get("content"))
-    if message.get("refusal"):
-        return Reply(ReplyStatus.REFUSED, text=text, finish_reason=finish, detail=message["refusal"], **tokens)
-    status = {"length": ReplyStatus.TRUNCATED, "content_filter": ReplyStatus.SAFETY_BLOCKED}.get(
-        finish, ReplyStatus.COMPLETE)      # "stop" and anything else: the caller's validation judges the text
-    return Reply(status, text=text, finish_reason=finish, **tokens)
 
 
 @register
@@ -76,6 +59,7 @@ class OpenAITeacher(Teacher):
     default_model = "gpt-4o-2024-08-06"
     api_key_env = ("OPENAI_API_KEY",)
     is_cloud = True
+    has_batch_api = True
 
     def __init__(self, settings: TeacherSettings):
         super().__init__(settings)
@@ -104,7 +88,7 @@ class OpenAITeacher(Teacher):
         except openai.APITimeoutError:     # before APIConnectionError: it is a subclass
             return Reply(ReplyStatus.TIMEOUT, detail=f"no answer within {self.settings.timeout_s:g} s")
         except openai.APIConnectionError as exc:
-            return Reply(ReplyStatus.CONNECTION_ERROR, detail=self._scrub(f"{exc.message} ({exc.__cause__!r})"))
+            return Reply(ReplyStatus.CONNECTION_ERROR, detail=self.scrub(f"{exc.message} ({exc.__cause__!r})"))
         except openai.APIStatusError as exc:
             return self._status_reply(exc)
         try:
@@ -117,9 +101,9 @@ class OpenAITeacher(Teacher):
         code = exc.status_code
         # exc.body is the error object itself ({"message": ..., "type": ...}) when the server sent JSON.
         message = exc.body.get("message") if isinstance(exc.body, dict) else None
-        said = self._scrub(f"({code}): {message or exc.message}")
+        said = self.scrub(f"({code}): {message or exc.message}")
         if code == 429:
-            return Reply(ReplyStatus.RATE_LIMITED, detail=said, retry_after_s=_retry_after(exc.response.headers))
+            return Reply(ReplyStatus.RATE_LIMITED, detail=said, retry_after_s=retry_after_s(exc.response.headers))
         if code == 408:
             return Reply(ReplyStatus.TIMEOUT, detail=said)
         if code == 409 or code >= 500:     # 409: OpenAI's own SDK retries it (a lock timeout)
@@ -133,11 +117,20 @@ class OpenAITeacher(Teacher):
             return f"OpenAI does not know the model {self.model!r} {said}; check --model"
         return f"OpenAI rejected the request for model {self.model!r} {said}"
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key and self._key != "EMPTY" else text
-
     def generation_params(self) -> dict:
         return {**super().generation_params(), "image_detail": self.settings.image_detail}
+
+    def image_tokens(self, width: int, height: int, price=None) -> int:
+        base, tile = (price.image_base, price.image_tile) if price else (85, 170)
+        return openai_image_tokens(width, height, self.settings.image_detail, base, tile)
+
+    def image_rule(self) -> str:
+        return f"OpenAI {self.settings.image_detail} detail: 170 per 512-px tile + 85"
+
+    def batch_client(self):
+        from pipeline.teachers.openai_batch import OpenAIBatch
+
+        return OpenAIBatch(self)
 
     def close(self) -> None:
         self._client.close()
@@ -149,7 +142,9 @@ class OpenAICompatibleTeacher(OpenAITeacher):
 
     name = "openai-compatible"
     default_model = ""
-    is_cloud = False
+    is_cloud = False              # your own server: off this machine only if its URL says so (off_machine)
+    has_batch_api = False         # a local server has no Batch API
+    key_placeholder = "EMPTY"
 
     def __init__(self, settings: TeacherSettings):
         if not settings.model:
@@ -166,7 +161,15 @@ class OpenAICompatibleTeacher(OpenAITeacher):
 
     def api_key(self) -> str:
         # Local servers rarely check the key, but the SDK refuses to start without one.
-        return os.environ.get("OPENAI_COMPATIBLE_API_KEY") or "EMPTY"
+        return os.environ.get("OPENAI_COMPATIBLE_API_KEY") or self.key_placeholder
+
+    @property
+    def off_machine(self) -> bool:
+        """Pages leave this machine unless --base-url's host is this machine or a private network."""
+        return not host_is_local(self.settings.base_url)
+
+    def batch_client(self):
+        return None
 
     def _send(self, page: PageInput, task: Task, prompt: str, temperature: float) -> Any:
         # create(), not parse(): servers differ in what structured-output forms they accept.

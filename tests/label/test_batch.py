@@ -10,13 +10,13 @@ import sys
 import pytest
 
 from pipeline.label.batch.run import BatchConfig, run_batch
-from pipeline.label.batch.jobs import count_jobs, pending_keys
 from pipeline.errors import ConfigError
 from pipeline.render.config import RenderConfig, RenderRunConfig
 from pipeline.label.cost import load_prices
-from pipeline.label.engine import Job
 from pipeline.label.estimate import estimate_jobs
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig
+from pipeline.records import Job
 from pipeline.render.stage import render_folder
 from pipeline.store import RunStore
 from pipeline.tasks import resolve_tasks
@@ -44,8 +44,8 @@ PROVIDERS = [("openai", "OPENAI_API_KEY"), ("gemini", "GEMINI_API_KEY")]
 def batch(cfg, teacher: str, url: str, submit: bool = True, tasks=("content",), **kw):
     """One run of the batch stage with fresh objects: a new teacher, a new store (as after a restart)."""
     teacher_obj = make_teacher(teacher, TeacherSettings(base_url=url, timeout_s=5))
-    with RunStore(cfg.run_dir) as store:
-        summary = run_batch(cfg, LabelConfig(tasks=tuple(resolve_tasks(list(tasks))), **kw),
+    with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
+        summary = run_batch(sources, LabelConfig(tasks=tuple(resolve_tasks(list(tasks))), **kw),
                             BatchConfig(submit=submit, poll_interval_s=0.01), store, teacher_obj, load_prices())
         labels = {l.page_index: l for l in store.iter_labels()}
     teacher_obj.close()
@@ -63,7 +63,7 @@ def test_submit_restart_collect_and_never_send_twice(tmp_path, monkeypatch, teac
         assert summary.estimated_cost_usd > 0
         posts = stub.posts()
         with RunStore(cfg.run_dir) as store:
-            assert count_jobs(store) == {"pending": 1} and len(pending_keys(store)) == len(SCRIPT)
+            assert store.count_batch_jobs() == {"pending": 1} and len(store.batch_pending_keys()) == len(SCRIPT)
 
         # A rerun while the job is pending sends nothing: its keys are inside a pending job.
         summary, labels = batch(cfg, teacher, url)
@@ -114,7 +114,7 @@ def test_a_failed_job_frees_its_keys_for_the_next_run(tmp_path, monkeypatch, tea
         summary, labels = batch(cfg, teacher, url, submit=False)
         assert summary.jobs_failed == 1 and not labels and not stub.answered
         with RunStore(cfg.run_dir) as store:
-            assert count_jobs(store) == {"failed": 1} and not pending_keys(store)
+            assert store.count_batch_jobs() == {"failed": 1} and not store.batch_pending_keys()
         summary, _ = batch(cfg, teacher, url)
         assert summary.requests_submitted == 2
         stub.finish()
@@ -132,7 +132,7 @@ def test_a_lost_create_answer_is_found_by_name_and_a_refused_one_is_sent_again(t
         with pytest.raises(TeacherFatalError, match="could not create the batch"):   # no answer: state unknown
             batch(cfg, teacher, url)
         with RunStore(cfg.run_dir) as store:
-            assert count_jobs(store) == {"submitting": 1} and len(pending_keys(store)) == 2
+            assert store.count_batch_jobs() == {"submitting": 1} and len(store.batch_pending_keys()) == 2
         summary, _ = batch(cfg, teacher, url)            # finds the job by its name: nothing sent twice
         assert len(jobs) == 1 and summary.requests_submitted == 0 and summary.jobs[0]["state"] == "recovered"
         stub.finish()
@@ -143,7 +143,7 @@ def test_a_lost_create_answer_is_found_by_name_and_a_refused_one_is_sent_again(t
         with pytest.raises(TeacherFatalError, match="rerun to try again"):
             batch(cfg, teacher, url, tasks=("metadata",))
         with RunStore(cfg.run_dir) as store:                 # refused for sure: forgotten, keys free
-            assert count_jobs(store) == {"collected": 1} and not pending_keys(store)
+            assert store.count_batch_jobs() == {"collected": 1} and not store.batch_pending_keys()
         summary, _ = batch(cfg, teacher, url, tasks=("metadata",))
         assert summary.requests_submitted == 2
 
@@ -153,8 +153,8 @@ def test_jobs_are_split_by_size_and_wait_polls_until_done(tmp_path, monkeypatch)
     cfg = render(tmp_path, pages=5)
     with BatchStub(valid_answer, finish_after_polls=2) as stub:
         teacher_obj = make_teacher("openai", TeacherSettings(base_url=stub.openai_url))
-        with RunStore(cfg.run_dir) as store:
-            summary = run_batch(cfg, LabelConfig(tasks=tuple(resolve_tasks(["content"]))),
+        with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
+            summary = run_batch(sources, LabelConfig(tasks=tuple(resolve_tasks(["content"]))),
                                 BatchConfig(wait=True, poll_interval_s=0.01, max_requests_per_job=2), store,
                                 teacher_obj)
             assert [j["requests"] for j in summary.jobs if j["state"] == "submitted"] == [2, 2, 1]
@@ -177,7 +177,7 @@ def test_privacy_gate_and_dry_run_apply_to_batches(tmp_path, monkeypatch):
                                make_teacher("gemini", TeacherSettings()), False, load_prices().get("gemini-2.5-flash"))
         assert summary.estimate["cost_usd"] == pytest.approx(online["cost_usd"] / 2, abs=1e-6)
         with RunStore(cfg.run_dir) as store:
-            assert not list(store.iter_labels()) and not pending_keys(store)
+            assert not list(store.iter_labels()) and not store.batch_pending_keys()
 
         summary, labels = batch(cfg, "gemini", stub.url)
         assert summary.requests_submitted == 2 and summary.blocked[0]["kinds"] == ["email"]
@@ -193,8 +193,9 @@ def _pages(cfg):
 
 def test_only_api_teachers_have_a_batch_mode(tmp_path):
     cfg = render(tmp_path, pages=1)
-    with RunStore(cfg.run_dir) as store, pytest.raises(ConfigError, match="--teacher openai or gemini"):
-        run_batch(cfg, LabelConfig(tasks=tuple(resolve_tasks(["content"]))), BatchConfig(), store,
+    with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources, \
+            pytest.raises(ConfigError, match="--teacher openai or gemini"):
+        run_batch(sources, LabelConfig(tasks=tuple(resolve_tasks(["content"]))), BatchConfig(), store,
                   make_teacher("textlayer", TeacherSettings()))
 
 

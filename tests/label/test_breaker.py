@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.distill_report import format_label_summary
 from pipeline.errors import TeacherUnavailable
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.label.summary import LabelSummary
 from pipeline.store import RunStore
@@ -67,8 +68,8 @@ def test_connection_refused_stops_after_k_requests_naming_the_base_url(tmp_path)
     calls = []
     ask = teacher.ask
     teacher.ask = lambda *args, **kw: calls.append(1) or ask(*args, **kw)   # counts what reaches the client
-    with RunStore(cfg.run_dir) as store, pytest.raises(TeacherUnavailable, match="is --base-url right"):
-        label_pages(cfg, LabelConfig(tasks=tuple(resolve_tasks(["content"])), concurrency=4, max_attempts=5,
+    with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources, pytest.raises(TeacherUnavailable, match="is --base-url right"):
+        label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(["content"])), concurrency=4, max_attempts=5,
                                      breaker_failures=6, **FAST), store, teacher, progress=False)
     teacher.close()
     assert 7 <= len(calls) <= 6 + 4

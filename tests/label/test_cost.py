@@ -10,7 +10,9 @@ import sys
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.label.cost import gemini_image_tokens, load_prices, openai_image_tokens
+from pipeline.label.cost import load_prices
+from pipeline.teachers.gemini import gemini_image_tokens
+from pipeline.teachers.openai_chat import openai_image_tokens
 from tests.conftest import REPO_ROOT, make_pdf
 from tests.support.provider_stub import ProviderStub
 from tests.label.test_label import KEY, valid_answer

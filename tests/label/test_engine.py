@@ -15,6 +15,7 @@ import pytest
 from pipeline.render.config import RenderConfig, RenderRunConfig
 from pipeline.label.cost import load_prices
 from pipeline.label.engine import LabelEngine
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.render.stage import render_folder
 from pipeline.store import RunStore
@@ -68,8 +69,8 @@ class PerPage:
 def label(cfg, teacher: str, url: str, timeout_s: float = 5.0, **kw):
     teacher_obj = make_teacher(teacher, TeacherSettings(base_url=url, timeout_s=timeout_s))
     try:
-        with RunStore(cfg.run_dir) as store:
-            summary = label_pages(cfg, LabelConfig(tasks=tuple(resolve_tasks(["content"])), **kw), store,
+        with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
+            summary = label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(["content"])), **kw), store,
                                   teacher_obj, progress=False)
             labels = {l.page_index: l for l in store.iter_labels()}
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.render.config import RenderConfig, RenderRunConfig
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.render.stage import render_folder
 from pipeline.store import RunStore
@@ -48,9 +49,9 @@ def render(tmp_path: Path, pages: int) -> RenderRunConfig:
 
 def label(cfg: RenderRunConfig, teacher: str, url: str, tasks=("content",), **kw):
     teacher_obj = make_teacher(teacher, TeacherSettings(base_url=url, timeout_s=5))
-    with RunStore(cfg.run_dir) as store:
-        summary = label_pages(cfg, LabelConfig(tasks=tuple(resolve_tasks(list(tasks))), **kw), store, teacher_obj,
-                              progress=False)
+    with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
+        summary = label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(list(tasks))), **kw), store,
+                              teacher_obj, progress=False)
         outcomes = {(l.page_index, l.task): l for l in store.iter_labels()}
     teacher_obj.close()
     return summary, outcomes

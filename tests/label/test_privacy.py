@@ -10,12 +10,14 @@ import sys
 import pytest
 
 from pipeline.render.config import RenderConfig, RenderRunConfig
+from pipeline.label.privacy import find_personal_data
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
-from pipeline.label.privacy import find_personal_data, host_is_local, sends_off_machine
 from pipeline.render.stage import render_folder
 from pipeline.store import RunStore
 from pipeline.tasks import resolve_tasks
 from pipeline.teachers import TeacherSettings, make_teacher
+from pipeline.teachers.http import host_is_local
 from tests.conftest import REPO_ROOT, make_pdf
 from tests.support.provider_stub import ProviderStub
 from tests.label.test_label import KEY, valid_answer
@@ -40,11 +42,11 @@ def test_detectors(text, kinds):
 
 def test_cloud_or_local_is_decided_by_teacher_and_host(monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    assert sends_off_machine(make_teacher("gemini", TeacherSettings(base_url="http://127.0.0.1:1")))
-    assert not sends_off_machine(make_teacher("textlayer", TeacherSettings()))
+    assert make_teacher("gemini", TeacherSettings(base_url="http://127.0.0.1:1")).off_machine
+    assert not make_teacher("textlayer", TeacherSettings()).off_machine
     local = make_teacher("openai-compatible", TeacherSettings(model="m", base_url="http://192.168.1.5:8000/v1"))
     remote = make_teacher("openai-compatible", TeacherSettings(model="m", base_url="https://api.together.xyz/v1"))
-    assert not sends_off_machine(local) and sends_off_machine(remote)
+    assert not local.off_machine and remote.off_machine
     assert host_is_local("http://[::1]:8000/v1") and not host_is_local("http://8.8.8.8/v1")
 
 
@@ -63,9 +65,9 @@ def _render(tmp_path):
 def _label(cfg, teacher, url, **kw):
     teacher_obj = make_teacher(teacher, TeacherSettings(base_url=url, model="local-m" if "compatible" in teacher
                                                         else None, timeout_s=5))
-    with RunStore(cfg.run_dir) as store:
-        summary = label_pages(cfg, LabelConfig(tasks=tuple(resolve_tasks(["content"])), concurrency=4, **kw), store,
-                              teacher_obj, progress=False)
+    with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
+        summary = label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(["content"])), concurrency=4, **kw),
+                              store, teacher_obj, progress=False)
         labels = {(l.doc_id, l.page_index): l for l in store.iter_labels()}
     teacher_obj.close()
     return summary, labels
@@ -114,9 +116,10 @@ def test_cli_gates_and_never_writes_the_key(tmp_path):
             assert KEY.encode() not in path.read_bytes(), path
 
 
-def test_plan_gated_is_the_gate_for_other_senders(tmp_path, monkeypatch):
-    """Batch mode plans with plan_gated: the same documents are held back, nothing is sent to plan."""
-    from pipeline.label.stage import plan_gated
+def test_plan_then_gate_is_the_gate_for_other_senders(tmp_path, monkeypatch):
+    """Batch mode plans as online (plan_requests, then gate_sensitive): the same documents are held back,
+    nothing is sent to plan."""
+    from pipeline.label.stage import gate_sensitive, plan_requests
     from pipeline.label.summary import LabelSummary
 
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
@@ -124,9 +127,10 @@ def test_plan_gated_is_the_gate_for_other_senders(tmp_path, monkeypatch):
     teacher = make_teacher("gemini", TeacherSettings(base_url="http://127.0.0.1:9"))
     summary = LabelSummary()
     label_cfg = LabelConfig(tasks=tuple(resolve_tasks(["content"])))
-    with RunStore(cfg.run_dir) as store:
-        todo = plan_gated(cfg, store, label_cfg, teacher, summary)
-        names = {store.get_document(page.doc_id)["path"] for page, _, _ in todo}
+    with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
+        todo = gate_sensitive(list(plan_requests(store, label_cfg, teacher, summary)), sources, teacher, label_cfg,
+                              store, summary)
+        names = {store.get_document(job.page.doc_id)["path"] for job in todo}
         assert names == {"clean.pdf", "transfer.pdf"} and len(todo) == 4 and len(summary.blocked) == 2
         assert sorted(l.outcome for l in store.iter_labels()) == ["sensitive_blocked"] * 2
 

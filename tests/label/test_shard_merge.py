@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.label.batch.jobs import BatchedRequest, ensure_batch_tables, pending_keys, record_job
 from pipeline.errors import ConfigError
 from pipeline.render.config import RenderConfig, RenderRunConfig
 from pipeline.render.discover import file_sha256
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.merge import merge_runs
-from pipeline.records import LabelRecord
+from pipeline.records import BatchedRequest, BatchJob, LabelRecord
 from pipeline.render.stage import render_folder
 from pipeline.shard import Shard
 from pipeline.store import RunStore
@@ -34,8 +34,9 @@ def distill_offline(pdf_dir: Path, run_dir: Path, shard: Shard | None = None) ->
     cfg = RenderRunConfig(pdf_dir=pdf_dir, run_dir=run_dir, render=RenderConfig(longest_side=256), shard=shard)
     with RunStore(run_dir) as store:
         render_folder(cfg, store, progress=False)
-        label_pages(cfg, LabelConfig(tasks=tuple(resolve_tasks(["content", "metadata"]))), store,
-                    make_teacher("textlayer", TeacherSettings()), progress=False)
+        with PageSources(cfg, store) as sources:
+            label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(["content", "metadata"]))), store,
+                        make_teacher("textlayer", TeacherSettings()), progress=False)
 
 
 def snapshot(run_dir: Path) -> dict[str, list]:
@@ -111,14 +112,14 @@ def test_label_conflicts_keep_ok_over_failed_then_the_newest(tmp_path):
         x.put_label(_label("k3", "ok", now - 100, "older"))
         y.put_label(_label("k3", "ok", now, "newer"))              # two answers: the newest
     with RunStore(tmp_path / "x") as x:                             # a batch job still pending in one shard
-        ensure_batch_tables(x)
-        record_job(x, "batch_1", "openai", "m", {}, [BatchedRequest("k4", "d" * 64, 0, "content", "p", "s")])
+        x.ensure_batch_tables()
+        x.record_batch_job(BatchJob("batch_1", "openai", "m", {}), [BatchedRequest("k4", "d" * 64, 0, "content", "p", "s")])
     for order in ([tmp_path / "x", tmp_path / "y"], [tmp_path / "y", tmp_path / "x"]):
         out = tmp_path / f"m{order[0].name}"
         merge_runs(order, out)
         with RunStore(out) as store:
             labels = {l.request_key: l for l in store.iter_labels()}
-            assert pending_keys(store) == {"k4"}                 # collectable from the merged folder
+            assert store.batch_pending_keys() == {"k4"}                 # collectable from the merged folder
         assert (labels["k1"].raw_text, labels["k2"].outcome, labels["k3"].raw_text) == \
             ("old ok", "rate_limited", "newer")
 

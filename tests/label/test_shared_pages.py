@@ -8,8 +8,9 @@ from pathlib import Path
 import pymupdf
 
 from pipeline.dataset.build import DatasetConfig, write_dataset
-from pipeline.distill import format_label_summary
+from pipeline.distill_report import format_label_summary
 from pipeline.evaluation.systems import run_predictions
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.render.config import RenderConfig, RenderRunConfig
 from pipeline.render.stage import render_folder
@@ -50,8 +51,8 @@ def render(tmp_path: Path, count: int) -> RenderRunConfig:
 def label(cfg: RenderRunConfig, url: str, **kw):
     teacher = make_teacher("gemini", TeacherSettings(base_url=url, timeout_s=5))
     try:
-        with RunStore(cfg.run_dir) as store:
-            summary = label_pages(cfg, LabelConfig(tasks=tuple(resolve_tasks(["content", "metadata"])), **kw),
+        with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
+            summary = label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(["content", "metadata"])), **kw),
                                   store, teacher, progress=False)
             rows = store.count_labels()
     finally:
@@ -99,8 +100,8 @@ def test_a_page_held_back_by_the_privacy_gate_shares_the_answer_of_its_copy_that
         public = {p.image_sha256 for p in store.iter_pages() if store.get_document(p.doc_id)["path"].startswith("o")}
     with ProviderStub(valid_answer) as stub:
         teacher = make_teacher("gemini", TeacherSettings(base_url=stub.url, timeout_s=5))
-        with RunStore(cfg.run_dir) as store:
-            summary = label_pages(cfg, LabelConfig(tasks=tuple(resolve_tasks(["content"])), concurrency=2), store,
+        with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
+            summary = label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(["content"])), concurrency=2), store,
                                   teacher, progress=False)
             rows = store.count_labels()
             held = [store.get_document(l.doc_id)["path"] for l in store.iter_labels(outcome="sensitive_blocked")]

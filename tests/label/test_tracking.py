@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.render.config import RenderConfig, RenderRunConfig
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.render.stage import render_folder
 from pipeline.store import RunStore
@@ -41,8 +42,9 @@ def test_offline_run_logs_figures_and_samples_but_no_secret(tmp_path, monkeypatc
     cfg = RenderRunConfig(pdf_dir=tmp_path / "in", run_dir=tmp_path / "run", render=RenderConfig(longest_side=200))
     with RunStore(cfg.run_dir) as store:
         render_summary = render_folder(cfg, store, progress=False)
-        label_summary = label_pages(cfg, LabelConfig(tasks=tuple(resolve_tasks(["content", "metadata"]))), store,
-                                    make_teacher("textlayer", TeacherSettings()), progress=False)
+        with PageSources(cfg, store) as sources:
+            label_summary = label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(["content", "metadata"]))),
+                                        store, make_teacher("textlayer", TeacherSettings()), progress=False)
         run_dir = log_run("docdistill-test", store, {"render": render_summary.to_dict(),
                                                      "label": label_summary.to_dict()},
                           {"teacher": "textlayer", "tasks": ["content", "metadata"]})

@@ -8,6 +8,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.records import PageStatus
 from pipeline.render.config import RenderConfig, RenderRunConfig
@@ -56,8 +57,8 @@ def render(pdf_dir: Path, run_dir: Path) -> RenderRunConfig:
 def label(cfg: RenderRunConfig, **kw):
     teacher = make_teacher("textlayer", TeacherSettings())
     try:
-        with RunStore(cfg.run_dir) as store:
-            summary = label_pages(cfg, LabelConfig(tasks=TASKS, max_attempts=5, backoff_base_s=0.01,
+        with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
+            summary = label_pages(sources, LabelConfig(tasks=TASKS, max_attempts=5, backoff_base_s=0.01,
                                                    backoff_max_s=0.05, **kw), store, teacher, progress=False)
             labels = {(l.page_index, l.task): l for l in store.iter_labels()}
     finally:

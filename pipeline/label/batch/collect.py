@@ -8,44 +8,37 @@ never replaces a valid label already stored.
 
 from __future__ import annotations
 
-import json
 import time
-from typing import TYPE_CHECKING
 
 from pipeline.label.answers import Checked, Outcome, check_reply
-from pipeline.label.batch.jobs import COLLECTED, FAILED, PENDING, BatchedRequest, BatchResult, job_requests, pending_jobs, \
-    update_job
+from pipeline.label.batch.jobs import BatchSummary
 from pipeline.label.cost import PriceTable
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig
 from pipeline.label.summary import count_record
-from pipeline.label.sources import PageSources
-from pipeline.records import LabelRecord
+from pipeline.records import BATCH_COLLECTED, BATCH_FAILED, BATCH_PENDING, BatchedRequest, BatchJob, LabelRecord
 from pipeline.store import RunStore
 from pipeline.teachers import Teacher
-
-if TYPE_CHECKING:
-    from pipeline.label.batch.run import BatchSummary
+from pipeline.teachers.batch import BatchClient, BatchResult
 
 
-def collect_jobs(cfg: LabelConfig, store: RunStore, teacher: Teacher, provider, summary: BatchSummary,
+def collect_jobs(cfg: LabelConfig, store: RunStore, teacher: Teacher, provider: BatchClient, summary: BatchSummary,
                  sources: PageSources, prices: PriceTable | None) -> int:
     """Poll this teacher's pending jobs once; store the answers of finished ones. Returns jobs still pending."""
     tasks = {(t.name, t.prompt_hash, t.schema_hash): t for t in cfg.tasks}
     price = prices.get(teacher.model) if prices else None
     still_pending = 0
-    for job in pending_jobs(store):
-        if (job["provider"], job["model"]) != (teacher.name, teacher.model):
-            continue                       # another teacher's job: collected by a run with that teacher
-        poll = provider.poll(job["job_id"])
+    # Only this teacher's jobs: another teacher's are collected by a run with that teacher.
+    for job in store.batch_jobs(BATCH_PENDING, teacher.name, teacher.model):
+        poll = provider.poll(job.job_id)
         if not poll.done:
-            with store.transaction():
-                update_job(store, job["job_id"], PENDING, poll.status, poll.detail)
+            store.update_batch_job(job.job_id, BATCH_PENDING, poll.status, poll.detail)
             still_pending += 1
-            summary.jobs.append({"job": job["job_id"], "state": poll.status, "progress": poll.detail})
+            summary.jobs.append({"job": job.job_id, "state": poll.status, "progress": poll.detail})
             continue
-        wanted = job_requests(store, job["job_id"])
+        wanted = store.batch_job_requests(job.job_id)
         missing_tasks: set[str] = set()
-        for result in ([] if poll.failed else provider.results(job["job_id"])):
+        for result in ([] if poll.failed else provider.results(job.job_id)):
             request = wanted.get(result.request_key)
             if request is None:
                 summary.warnings["unknown_request_key"] += 1
@@ -68,17 +61,16 @@ def collect_jobs(cfg: LabelConfig, store: RunStore, teacher: Teacher, provider, 
         if missing_tasks:              # stays pending, but waiting would not help: not counted
             summary.warnings[f"collect_with_task:{','.join(sorted(missing_tasks))}"] += 1
             continue
-        state = FAILED if poll.failed else COLLECTED
-        with store.transaction():
-            update_job(store, job["job_id"], state, poll.status, poll.detail)
+        state = BATCH_FAILED if poll.failed else BATCH_COLLECTED
+        store.update_batch_job(job.job_id, state, poll.status, poll.detail)
         summary.jobs_failed += poll.failed
         summary.jobs_collected += not poll.failed
-        summary.jobs.append({"job": job["job_id"], "state": state, "provider_status": poll.status,
+        summary.jobs.append({"job": job.job_id, "state": state, "provider_status": poll.status,
                              "detail": poll.detail})
     return still_pending
 
 
-def _record(request: BatchedRequest, task, result: BatchResult, job: dict, sources: PageSources,
+def _record(request: BatchedRequest, task, result: BatchResult, job: BatchJob, sources: PageSources,
             store: RunStore) -> LabelRecord:
     reply = result.reply
     if result.rejected:
@@ -89,16 +81,15 @@ def _record(request: BatchedRequest, task, result: BatchResult, job: dict, sourc
         checked = check_reply(task, reply, page_text)
     tokens_in, tokens_out = reply.tokens_in, reply.tokens_out
     if request.attempt > 1:            # a repair re-ask: counted with the first answer, as online
-        first = store.conn.execute("SELECT tokens_in, tokens_out FROM labels WHERE request_key = ?",
-                                   (request.request_key,)).fetchone()
-        tokens_in += first["tokens_in"] if first else 0
-        tokens_out += first["tokens_out"] if first else 0
+        first_in, first_out = store.label_tokens(request.request_key)
+        tokens_in += first_in
+        tokens_out += first_out
         if checked.outcome is Outcome.OK:
             checked.warnings.insert(0, "repaired")
     return LabelRecord(
         request_key=request.request_key, doc_id=request.doc_id, page_index=request.page_index, task=task.name,
-        teacher=job["provider"], model=job["model"], prompt_hash=request.prompt_hash,
-        schema_hash=request.schema_hash, outcome=checked.outcome.value, params=json.loads(job["params"]),
+        teacher=job.provider, model=job.model, prompt_hash=request.prompt_hash,
+        schema_hash=request.schema_hash, outcome=checked.outcome.value, params=job.params,
         finish_reason=reply.finish_reason, tokens_in=tokens_in, tokens_out=tokens_out, attempts=request.attempt,
         raw_text=reply.text, label=checked.data, warnings=checked.warnings, detail=checked.errors or reply.detail,
         created_at=time.time())

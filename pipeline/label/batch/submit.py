@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import TYPE_CHECKING
 
 from pipeline.label.answers import REPAIRABLE, Checked, Outcome, repair_prompt
-from pipeline.label.batch.jobs import SUBMITTING, BatchedRequest, JobStateUnknown, confirm_job, drop_job, \
-    pending_jobs, pending_keys, record_job
+from pipeline.label.batch.jobs import BatchConfig, BatchSummary
 from pipeline.label.cost import PriceTable
-from pipeline.label.engine import Job
 from pipeline.label.estimate import estimate_jobs
-from pipeline.label.stage import LabelConfig, gate_sensitive, plan_requests, request_key
 from pipeline.label.sources import PageSources
+from pipeline.label.stage import LabelConfig, gate_sensitive, plan_requests, request_key
+from pipeline.records import BATCH_SUBMITTING, BatchedRequest, BatchJob, Job
 from pipeline.store import RunStore
 from pipeline.teachers import Teacher, TeacherFatalError
-
-if TYPE_CHECKING:
-    from pipeline.label.batch.run import BatchConfig, BatchSummary
+from pipeline.teachers.batch import BatchClient, JobStateUnknown
 
 
 def plan_repairs(store: RunStore, cfg: LabelConfig, teacher: Teacher, skip: set[str]) -> list[tuple[Job, tuple]]:
@@ -34,11 +30,7 @@ def plan_repairs(store: RunStore, cfg: LabelConfig, teacher: Teacher, skip: set[
     tasks = {(t.name, t.prompt_hash): t for t in cfg.tasks}
     pages = {(p.doc_id, p.page_index): p for p in store.iter_pages()}
     repairs = []
-    rows = store.conn.execute(
-        "SELECT request_key, doc_id, page_index, task, prompt_hash, outcome, raw_text, detail FROM labels "
-        f"WHERE attempts = 1 AND teacher = ? AND model = ? AND outcome IN ({', '.join('?' * len(REPAIRABLE))})",
-        (teacher.name, teacher.model, *sorted(o.value for o in REPAIRABLE)))
-    for row in rows.fetchall():
+    for row in store.first_answers(teacher.name, teacher.model, (o.value for o in REPAIRABLE)):
         task = tasks.get((row["task"], row["prompt_hash"]))
         page = pages.get((row["doc_id"], row["page_index"]))
         if task is None or page is None or row["request_key"] in skip:
@@ -49,16 +41,16 @@ def plan_repairs(store: RunStore, cfg: LabelConfig, teacher: Teacher, skip: set[
     return repairs
 
 
-def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: Teacher, provider,
+def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: Teacher, provider: BatchClient,
                 summary: BatchSummary, sources: PageSources, prices: PriceTable) -> None:
     """Start jobs for every request still to do (and every repair re-ask); each job recorded as accepted."""
-    busy = pending_keys(store)
+    busy = store.batch_pending_keys()
     jobs = []
-    for page, task, key in plan_requests(store, cfg, teacher, summary):
-        if key in busy:
+    for job in plan_requests(store, cfg, teacher, summary):
+        if job.key in busy:
             summary.in_pending_jobs += 1
         else:
-            jobs.append(Job(page, task, key))
+            jobs.append(job)
     found = plan_repairs(store, cfg, teacher, busy | {j.key for j in jobs})
     repairs = {job.key: repair for job, repair in found}
     jobs += [job for job, _ in found]
@@ -95,33 +87,32 @@ def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: T
         _submit_one(store, teacher, provider, items, requests, summary)
 
 
-def _submit_one(store: RunStore, teacher: Teacher, provider, items: list, requests: list[BatchedRequest],
-                summary: BatchSummary) -> None:
+def _submit_one(store: RunStore, teacher: Teacher, provider: BatchClient, items: list,
+                requests: list[BatchedRequest], summary: BatchSummary) -> None:
     name = f"docdistill-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(4)}"
-    record_job(store, name, teacher.name, teacher.model, teacher.generation_params(), requests, state=SUBMITTING)
+    store.record_batch_job(BatchJob(name, teacher.name, teacher.model, teacher.generation_params(),
+                                    state=BATCH_SUBMITTING), requests)
     try:
         job_id, status, file_id = provider.submit(items, name)
     except JobStateUnknown:
         raise                          # stays "submitting": the next run finds it by name, or frees its keys
     except TeacherFatalError:
-        drop_job(store, name)          # refused for sure: nothing was started, nothing to pay for
+        store.drop_batch_job(name)     # refused for sure: nothing was started, nothing to pay for
         raise
-    confirm_job(store, name, job_id, status, file_id)
+    store.confirm_batch_job(name, job_id, status, file_id)
     summary.jobs_submitted += 1
     summary.requests_submitted += len(requests)
     summary.requests += len(requests)
     summary.jobs.append({"job": job_id, "state": "submitted", "requests": len(requests)})
 
 
-def resolve_unconfirmed(store: RunStore, teacher: Teacher, provider, summary: BatchSummary) -> None:
+def resolve_unconfirmed(store: RunStore, teacher: Teacher, provider: BatchClient, summary: BatchSummary) -> None:
     """Jobs whose create call got no answer: adopt the ones the provider has, forget the others."""
-    for job in pending_jobs(store, SUBMITTING):
-        if (job["provider"], job["model"]) != (teacher.name, teacher.model):
-            continue
-        found = provider.find(job["job_id"], job["submitted_at"])
+    for job in store.batch_jobs(BATCH_SUBMITTING, teacher.name, teacher.model):
+        found = provider.find(job.job_id, job.submitted_at)
         if found is None:
-            drop_job(store, job["job_id"])
+            store.drop_batch_job(job.job_id)
             summary.warnings["batch_never_started"] += 1
         else:
-            confirm_job(store, job["job_id"], *found)
-            summary.jobs.append({"job": found[0], "state": "recovered", "requests": job["requests"]})
+            store.confirm_batch_job(job.job_id, *found)
+            summary.jobs.append({"job": found[0], "state": "recovered", "requests": job.requests})

@@ -26,6 +26,8 @@ class TextLayerTeacher(Teacher):
     default_model = "pymupdf-textlayer-1"   # version of these extraction rules: part of each label's identity
     api_key_env = ()
     is_cloud = False
+    priced = False          # no tokens, no bill: no price table, no --max-cost
+    thread_safe = False     # MuPDF is not thread-safe (and the work is CPU-bound anyway): one page at a time
 
     def __init__(self, settings):
         super().__init__(settings)
@@ -42,6 +44,9 @@ class TextLayerTeacher(Teacher):
 
     def generation_params(self) -> dict:
         return {}  # no sampling: the answer depends only on the PDF and the rules' version (the model name)
+
+    def image_rule(self) -> str:
+        return "offline, free"
 
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         self.check_tasks([task])

@@ -1,0 +1,75 @@
+"""Merging another run store (a shard) into this one, table by table, by fixed rules.
+
+The source is attached as ``src`` for the length of ``attached``; only the columns both stores
+have are copied, so a source written by an older docdistill merges too. Which row wins a
+conflict is decided here, in SQL (``pipeline.merge`` documents the rules and places the images).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# s = the source's row, m = the merged row already there; "wins" means s replaces m.
+_LABEL_WINS = ("(s.outcome = 'ok') > (m.outcome = 'ok') OR ((s.outcome = 'ok') = (m.outcome = 'ok') AND "
+               "(s.created_at > m.created_at OR (s.created_at = m.created_at AND s.raw_text > m.raw_text)))")
+_DOCUMENT_WINS = ("(s.status = 'ok') > (m.status = 'ok') OR ((s.status = 'ok') = (m.status = 'ok') AND "
+                  "(s.updated_at > m.updated_at OR (s.updated_at = m.updated_at AND s.path < m.path)))")
+# table -> (key column, when the source's row wins); no rule: rows are facts that never conflict
+# (a path, a task definition, a batch job), copied unless already there.
+_RULES = {"documents": ("doc_id", _DOCUMENT_WINS), "labels": ("request_key", _LABEL_WINS)}
+
+
+class MergeTables:
+    """Mixed into RunStore: ``conn`` is its own."""
+
+    conn: sqlite3.Connection
+
+    @contextmanager
+    def attached(self, source: Path) -> Iterator[None]:
+        """The run store file ``source`` attached as ``src`` (detached afterwards, whatever happens)."""
+        self.conn.execute("ATTACH DATABASE ? AS src", (str(source),))
+        try:
+            yield
+        finally:
+            self.conn.execute("DETACH DATABASE src")
+
+    def source_tables(self) -> set[str]:
+        return {r["name"] for r in self.conn.execute("SELECT name FROM src.sqlite_master")}
+
+    def _columns(self, table: str, schema: str = "main") -> list[str]:
+        return [r["name"] for r in self.conn.execute(f"PRAGMA {schema}.table_info({table})")]
+
+    def shared_columns(self, table: str) -> list[str]:
+        source = set(self._columns(table, "src"))
+        return [c for c in self._columns(table) if c in source]
+
+    def merge_table(self, table: str) -> int:
+        """Copy the source's rows of one table by its rule; returns rows added or replaced."""
+        cols = ", ".join(self.shared_columns(table))
+        if table not in _RULES:
+            sql = f"INSERT OR IGNORE INTO main.{table} ({cols}) SELECT {cols} FROM src.{table}"
+        else:
+            key, wins = _RULES[table]
+            picked = ", ".join(f"s.{c}" for c in cols.split(", "))
+            sql = (f"INSERT OR REPLACE INTO main.{table} ({cols}) SELECT {picked} FROM src.{table} s "
+                   f"LEFT JOIN main.{table} m ON m.{key} = s.{key} WHERE m.{key} IS NULL OR {wins}")
+        before = self.conn.total_changes
+        self.conn.execute(sql)
+        return self.conn.total_changes - before
+
+    def merged_pages(self) -> dict[tuple[str, int], sqlite3.Row]:
+        """(doc_id, page_index) -> this store's page row, every column."""
+        return {(r["doc_id"], r["page_index"]): r for r in self.conn.execute("SELECT * FROM main.pages")}
+
+    def source_pages(self) -> list[sqlite3.Row]:
+        """The source's page rows, with the columns both stores have."""
+        return self.conn.execute(f"SELECT {', '.join(self.shared_columns('pages'))} FROM src.pages").fetchall()
+
+    def put_page_row(self, row: sqlite3.Row) -> None:
+        """A source page row (from ``source_pages``) into this store, replacing its own."""
+        cols = row.keys()
+        self.conn.execute(f"INSERT OR REPLACE INTO main.pages ({', '.join(cols)}) "
+                          f"VALUES ({', '.join('?' * len(cols))})", tuple(row))

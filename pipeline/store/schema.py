@@ -1,0 +1,124 @@
+"""The run store's tables: the DDL, its version, and the file name a run folder keeps it under.
+
+Every statement is ``IF NOT EXISTS``: opening a store creates what is missing and changes nothing
+else. A change that an older docdistill could not read raises SCHEMA_VERSION.
+"""
+
+STORE_FILENAME = "run.sqlite"
+SCHEMA_VERSION = 1
+
+CORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    page_count INTEGER NOT NULL DEFAULT 0,
+    encryption TEXT,
+    repaired INTEGER NOT NULL DEFAULT 0,
+    pdf_metadata TEXT NOT NULL DEFAULT '{}',
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS document_paths (
+    doc_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (doc_id, path)
+);
+-- Hash cache: a path whose size and mtime are unchanged is not re-hashed on resume.
+CREATE TABLE IF NOT EXISTS inputs (
+    path TEXT PRIMARY KEY,
+    size_bytes INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    doc_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id TEXT NOT NULL,
+    page_index INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    render_key TEXT NOT NULL DEFAULT '',
+    image_path TEXT NOT NULL DEFAULT '',
+    image_sha256 TEXT NOT NULL DEFAULT '',
+    width INTEGER NOT NULL DEFAULT 0,
+    height INTEGER NOT NULL DEFAULT 0,
+    rotation INTEGER NOT NULL DEFAULT 0,
+    text_chars INTEGER NOT NULL DEFAULT 0,
+    enhanced INTEGER NOT NULL DEFAULT 0,
+    phash TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    seconds REAL NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (doc_id, page_index)
+);
+-- One row per teacher request identity (image + task + prompt + schema + teacher + model + params):
+-- a finished key is never sent again; a changed prompt or model is a new key.
+CREATE TABLE IF NOT EXISTS labels (
+    request_key TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    page_index INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    teacher TEXT NOT NULL,
+    model TEXT NOT NULL,
+    prompt_hash TEXT NOT NULL,
+    schema_hash TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    outcome TEXT NOT NULL,
+    finish_reason TEXT NOT NULL DEFAULT '',
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    raw_text TEXT NOT NULL DEFAULT '',
+    label_json TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+-- The task definitions labels were made with: the dataset stage needs their student prompts.
+CREATE TABLE IF NOT EXISTS tasks (
+    prompt_hash TEXT NOT NULL,
+    schema_hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    student_prompt TEXT NOT NULL,
+    teacher_prompt TEXT NOT NULL,
+    schema_json TEXT NOT NULL,
+    PRIMARY KEY (prompt_hash, schema_hash)
+);
+CREATE INDEX IF NOT EXISTS labels_by_page ON labels (doc_id, page_index, task);
+"""
+
+# Batch mode's tables: created by the first --batch run (a run store without them has no batch jobs).
+BATCH_TABLES = ("batch_jobs", "batch_requests")
+BATCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batch_jobs (
+    job_id TEXT PRIMARY KEY,          -- the provider's id: OpenAI batch_..., Gemini batches/...
+    provider TEXT NOT NULL,           -- teacher name: openai | gemini
+    model TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',  -- generation parameters the requests were sent with
+    state TEXT NOT NULL,              -- submitting | pending | collected | failed
+    provider_status TEXT NOT NULL DEFAULT '',
+    requests INTEGER NOT NULL DEFAULT 0,
+    input_file_id TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    submitted_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batch_requests (
+    request_key TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    page_index INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    prompt_hash TEXT NOT NULL,
+    schema_hash TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 1,   -- 2: a repair re-ask quoting the first answer's errors
+    PRIMARY KEY (request_key, job_id)
+);
+CREATE INDEX IF NOT EXISTS batch_requests_by_job ON batch_requests (job_id);
+"""
+
+PAGE_COLUMNS = (
+    "doc_id", "page_index", "status", "render_key", "image_path", "image_sha256",
+    "width", "height", "rotation", "text_chars", "enhanced", "phash", "reason", "seconds",
+)
