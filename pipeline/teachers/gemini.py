@@ -6,14 +6,15 @@ or a 5xx is reported once, as a Reply, and counted once against the rate limit.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import importlib.metadata
 import json
 import math
+import os
 import re
+import sys
 import threading
 
-import httpx
+import httpx2
 from google import genai
 from google.genai import errors, types
 
@@ -23,9 +24,11 @@ from pipeline.teachers.base import (PageInput, Reply, ReplyStatus, Teacher, Teac
 from pipeline.teachers.gemini_reply import reply_from_response
 from pipeline.teachers.http import retry_after_s
 
-# The SDK sends through httpx2 (a fork of httpx under its own name) or httpx, whichever is installed
-# (GOOGLE_GENAI_HTTP_CLIENT picks); their exceptions are unrelated classes, so catch both.
-_HTTP_MODULES = [importlib.import_module(name) for name in ("httpx2", "httpx") if importlib.util.find_spec(name)]
+# google-genai 3.x sends through httpx2 (a fork of httpx under its own name; GOOGLE_GENAI_HTTP_CLIENT=httpx
+# switches to httpx where that is installed), 2.x through httpx. Their exceptions are unrelated classes,
+# so catch both. httpx is never imported here (a base install does not have it): an SDK that sends
+# through it has imported it already.
+_HTTP_MODULES = [m for m in (httpx2, sys.modules.get("httpx")) if m is not None]
 _TIMEOUT_ERRORS = tuple(m.TimeoutException for m in _HTTP_MODULES)
 _TRANSPORT_ERRORS = tuple(m.TransportError for m in _HTTP_MODULES)   # connect refused, reset, protocol
 
@@ -56,6 +59,15 @@ def gemini_image_tokens(width: int, height: int) -> int:
     return math.ceil(width / 768) * math.ceil(height / 768) * 258
 
 
+def _sdk_http_module():
+    """The HTTP library (httpx2 or httpx) the installed google-genai sends through."""
+    if int(importlib.metadata.version("google-genai").split(".")[0]) < 3:
+        name = "httpx"
+    else:
+        name = os.environ.get("GOOGLE_GENAI_HTTP_CLIENT", "").strip().lower() or "httpx2"
+    return next((m for m in _HTTP_MODULES if m.__name__ == name), httpx2)
+
+
 @register
 class GeminiTeacher(Teacher):
     name = "gemini"
@@ -76,10 +88,12 @@ class GeminiTeacher(Teacher):
                 timeout=max(1, int(settings.timeout_s * 1000)),     # milliseconds
                 # None already means "one attempt" in google-genai 3.x; attempts=1 says so in any version.
                 retry_options=types.HttpRetryOptions(attempts=1),
-                # httpx keeps 20 idle connections and opens 100 at most: past --concurrency 20 nearly
+                # httpx(2) keeps 20 idle connections and opens 100 at most: past --concurrency 20 nearly
                 # every request paid a new connection (a TLS handshake against the real API), past 100
-                # requests queued in the pool. The label engine bounds what is in flight.
-                client_args={"limits": httpx.Limits(max_connections=None, max_keepalive_connections=None)},
+                # requests queued in the pool. The label engine bounds what is in flight. The Limits
+                # class is the SDK's own library's: google-genai 3.x picks its library from it.
+                client_args={"limits": _sdk_http_module().Limits(max_connections=None,
+                                                                 max_keepalive_connections=None)},
             ),
         )
         self._configs: dict[tuple, types.GenerateContentConfig] = {}
