@@ -121,7 +121,7 @@ class LabelEngine:
         self._stop("fatal")
 
     async def _one(self, job: Job, page_input: PageInput, page_text: str | None) -> None:
-        prompt = job.task.teacher_prompt(page_input.anchor_text)
+        prompt = self.teacher.prompt_for(job.task, page_input.anchor_text)
         image = image_tokens(self.teacher.name, job.page.width, job.page.height,
                              getattr(self.teacher.settings, "image_detail", "high"), self.meter.price)
 
