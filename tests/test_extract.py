@@ -170,11 +170,20 @@ def test_proxy_variables_are_not_honoured(tmp_path, dataset, pdfs, capsys, monke
 
 
 def test_render_overrides_warn_and_key_the_requests_anew(tmp_path, dataset, pdfs, capsys):
-    with ProviderStub(by_task, models=["student"]) as stub:
+    broken = [False]                               # the second run's answers are all of the wrong shape
+
+    def answers(request):
+        return Behaviour.ok({"markdown": 1}) if broken[0] else by_task(request)
+    with ProviderStub(answers, models=["student"]) as stub:
         code, first, _ = run(capsys, pdfs, tmp_path / "out", stub.openai_url, "--dataset", str(dataset))
+        broken[0] = True
         code, second, _ = run(capsys, pdfs, tmp_path / "out", stub.openai_url, "--dataset", str(dataset),
-                              "--longest-side", "400")
+                              "--longest-side", "400", "--max-attempts", "1")
         assert code == 0 and len(stub.requests) == 12
     assert any("--longest-side 400" in w and "never saw" in w for w in second["student"]["warnings"])
     assert second["render"]["pages"]["rendered"] == 3
     assert second["student"]["render_key"] != first["student"]["render_key"]
+    # The outputs are this run's answers, not the earlier valid ones made from other images.
+    assert second["outputs"]["outcomes"]["content"] == {"invalid": 3}
+    with RunStore(tmp_path / "out") as store:
+        assert sum(1 for label in store.iter_labels(task="content")) == 6   # the earlier ones are kept

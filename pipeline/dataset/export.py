@@ -44,6 +44,7 @@ class ExportConfig:
     teacher: str | None = None
     model: str | None = None
     pdf_dir: Path | None = None            # prefer a path that exists here now (extract names outputs after it)
+    request_keys: frozenset[str] | None = None   # only these requests' answers (extract: today's settings)
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.formats if f not in FORMATS]
@@ -52,7 +53,8 @@ class ExportConfig:
 
     def keeps(self, label: LabelRecord) -> bool:
         return (not self.tasks or label.task in self.tasks) and self.teacher in (None, label.teacher) \
-            and self.model in (None, label.model)
+            and self.model in (None, label.model) \
+            and (self.request_keys is None or label.request_key in self.request_keys)
 
 
 @dataclass

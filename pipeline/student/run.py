@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from pipeline.dataset.export import FORMATS, ExportConfig, ExportSummary, export_run
 from pipeline.label.answers import TRANSIENT
-from pipeline.label.stage import LabelConfig, LabelSummary, label_pages
+from pipeline.label.stage import LabelConfig, LabelSummary, label_pages, request_key
 from pipeline.render.config import RenderRunConfig
+from pipeline.records import PageStatus
 from pipeline.render.stage import RenderSummary, render_folder
 from pipeline.store import RunStore
 from pipeline.student.locality import EndpointCheck
@@ -40,10 +41,14 @@ class ExtractConfig:
     endpoint: EndpointCheck
     formats: tuple[str, ...] = FORMATS
 
-    def export(self, teacher: StudentTeacher) -> ExportConfig:
+    def export(self, store: RunStore, teacher: StudentTeacher) -> ExportConfig:
+        """The outputs show this run's requests only: answers made with other settings, prompts or models
+        (an earlier run into the same folder) stay in the store but are not mixed in."""
+        keys = frozenset(request_key(page.image_sha256, task, teacher, self.label.anchor)
+                         for page in store.iter_pages(PageStatus.RENDERED) for task in self.label.tasks)
         return ExportConfig(out_dir=self.render.run_dir, formats=self.formats,
                             tasks=tuple(t.name for t in self.label.tasks), teacher=teacher.name,
-                            model=teacher.model, pdf_dir=self.render.pdf_dir)
+                            model=teacher.model, pdf_dir=self.render.pdf_dir, request_keys=keys)
 
 
 @dataclass
@@ -79,5 +84,5 @@ def extract_folder(cfg: ExtractConfig, teacher: StudentTeacher, progress: bool =
         try:
             summary.label = label_pages(cfg.render, cfg.label, store, teacher, progress=progress)
         finally:
-            summary.outputs = export_run(store, cfg.export(teacher))
+            summary.outputs = export_run(store, cfg.export(store, teacher))
     return summary
