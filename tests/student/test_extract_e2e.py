@@ -20,7 +20,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-import yaml
 
 pytest.importorskip("llamafactory", reason="install the train extra: pip install -e '.[train]'")
 
