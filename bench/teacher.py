@@ -44,15 +44,15 @@ CASES = [  # (name, pages N, latency L s, concurrency C, rpm R or None); N a mul
 ]
 
 
-def _serve(latency: float, rpm: float | None, pipe) -> None:
-    with ProviderStub(valid_answer, latency=latency, rpm_limit=rpm) as stub:
+def _serve(latency: float, rpm: float | None, pipe, responder=valid_answer, models=None) -> None:
+    with ProviderStub(responder, latency=latency, rpm_limit=rpm, models=models) as stub:
         pipe.send(stub.url)
         pipe.recv()                                   # until the bench says stop
         pipe.send({"requests": len(stub.requests), "rejected": stub.rejected})
 
 
 @contextlib.contextmanager
-def stub_process(latency: float, rpm: float | None):
+def stub_process(latency: float, rpm: float | None, responder=valid_answer, models: list[str] | None = None):
     """The stub in its own process, as a real provider is: its CPU and GIL are not ours to pay for.
 
     Its pauses still show in our wall time: forked from this process, the stub inherits its garbage
@@ -60,7 +60,8 @@ def stub_process(latency: float, rpm: float | None):
     full collection mid-run, ~40 ms with the stub's GIL held, about +0.01 on that case's ratio.
     """
     parent, child = multiprocessing.Pipe()
-    proc = multiprocessing.get_context("fork").Process(target=_serve, args=(latency, rpm, child), daemon=True)
+    proc = multiprocessing.get_context("fork").Process(target=_serve, args=(latency, rpm, child, responder, models),
+                                                       daemon=True)
     proc.start()
     counts: dict = {}
     try:

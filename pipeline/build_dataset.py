@@ -21,8 +21,8 @@ from pipeline.cli import EXIT_CONFIG, EXIT_DONE, EXIT_INTERRUPTED, EXIT_STOPPED,
     make_parser
 from pipeline.errors import ConfigError
 from pipeline.dataset.build import DatasetConfig, write_dataset
-from pipeline.dataset.lf_config import DEEPSPEED_STAGES, DEFAULT_PRESET, api_config, check_keys, deepspeed_config, \
-    export_config, load_preset, parse_overrides, predict_config, preset_names, to_yaml
+from pipeline.dataset.lf_config import DEEPSPEED_STAGES, DEFAULT_PRESET, api_command, api_config, check_keys, \
+    deepspeed_config, export_config, load_preset, parse_overrides, predict_config, preset_names, to_yaml
 from pipeline.dataset.lf_validate import validate
 from pipeline.store import RunStore, StoreError
 
@@ -149,7 +149,9 @@ _YAML_USE = {
     "train": "llamafactory-cli train {file}",
     "predict": "llamafactory-cli train {file}\n(writes generated_predictions.jsonl for python -m pipeline.evaluate)",
     "export": "llamafactory-cli export {file}\n(merges the adapter into the base model, for vLLM or sharing)",
-    "api": "API_PORT=8000 llamafactory-cli api {file}\n(an OpenAI-compatible server of the student)",
+    "api": "{api}\n(the student's OpenAI-compatible server: local only, no request logging; then python -m "
+           "pipeline.extract PDF_DIR --out OUT_DIR --endpoint http://127.0.0.1:8000/v1 --model {name} "
+           "--dataset {dataset})",
 }
 
 
@@ -163,7 +165,8 @@ def write_yamls(out_dir: Path, name: str, yamls: dict[str, dict], args: argparse
                   f"{args.preset}).\nRun it from inside this folder ({out_dir}, or wherever it is copied): "
                   f"{'dataset_dir is . and ' if 'dataset_dir' in config else ''}every path here is relative to it"
                   f"{_absolute_note(config)}.\n  cd {out_dir} && "
-                  + _YAML_USE[kind].format(file=path.name))
+                  + _YAML_USE[kind].format(file=path.name, api=api_command(path.name, name), name=name,
+                                            dataset=out_dir))
         path.write_text(to_yaml(config, header), encoding="utf-8")
         written[kind] = str(path)
     if args.deepspeed:

@@ -26,6 +26,7 @@ from pipeline.dataset.sharegpt import (TEMPLATE_OVERHEAD_TOKENS, Sample, dataset
 from pipeline.dataset.split import assign_splits, group_documents, leakage, near_duplicate_pairs
 from pipeline.dataset.stats import SplitStats
 from pipeline.store import RunStore
+from pipeline.student.manifest import student_section
 
 SPLITS = ("train", "val", "test")
 
@@ -237,7 +238,10 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
     _write_json(cfg.out_dir / "manifest.json",
                 {k: v for k, v in summary.items() if k not in ("splits", "seconds")} |
                 {"created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "counts": {s: d["records"] for s, d in summary["splits"].items()}})
+                 "counts": {s: d["records"] for s, d in summary["splits"].items()},
+                 # what python -m pipeline.extract must reproduce: render settings, image size, prompts
+                 "student": student_section(store, collected.samples, collected.task_meta, cfg.max_image_side,
+                                            cfg.system_prompt, cfg.template)})
     return summary
 
 

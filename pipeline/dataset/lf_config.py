@@ -130,6 +130,19 @@ def api_config(train: dict) -> dict:
     return config
 
 
+def api_command(api_yaml: str | Path, model_name: str, port: int = 8000) -> str:
+    """How to serve the student for sensitive pages: on 127.0.0.1 only (LLaMA-Factory binds 0.0.0.0 by
+    default), under a fixed model name (it answers to any name, and lists ``gpt-3.5-turbo`` unless told;
+    ``python -m pipeline.extract --model`` checks the list), and without logging each request body
+    (``API_VERBOSE`` defaults to on: every page image, base64, in the log at INFO).
+
+    >>> print(api_command("ds/docdistill_api.yaml", "docdistill"))
+    API_HOST=127.0.0.1 API_PORT=8000 API_MODEL_NAME=docdistill API_VERBOSE=0 llamafactory-cli api ds/docdistill_api.yaml
+    """
+    return (f"API_HOST=127.0.0.1 API_PORT={port} API_MODEL_NAME={model_name} API_VERBOSE=0 "
+            f"llamafactory-cli api {api_yaml}")
+
+
 DEEPSPEED_STAGES = (2, 3)
 
 

@@ -102,19 +102,32 @@ def place_image(source: str, target: str, max_side: int | None) -> None:
     image = cv2.imread(source, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise FileNotFoundError(f"cannot read page image {source}")
+    data = resized_copy(image, max_side, os.path.splitext(target)[1])
+    tmp = f"{target}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, target)
+
+
+def resized_copy(image, max_side: int, suffix: str) -> bytes:
+    """A decoded page image as ``--max-image-side`` puts it into the dataset: longest side at most
+    ``max_side`` (INTER_AREA), encoded as JPEG quality 90 (``.jpg``) or fast PNG. Re-encoded even when
+    already small enough, so the student's inputs at extract time (pipeline.student) are these bytes too.
+
+    >>> import numpy as np
+    >>> data = resized_copy(np.full((200, 100), 128, np.uint8), 64, ".jpg")
+    >>> data[:2], cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED).shape
+    (b'\\xff\\xd8', (64, 32))
+    """
     scale = max_side / max(image.shape[:2])
     if scale < 1:
         image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
                            interpolation=cv2.INTER_AREA)
-    suffix = os.path.splitext(target)[1]
     params = [cv2.IMWRITE_JPEG_QUALITY, 90] if suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
     ok, data = cv2.imencode(suffix, image, params)
     if not ok:
-        raise OSError(f"cannot encode {target}")
-    tmp = f"{target}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data.tobytes())
-    os.replace(tmp, target)
+        raise OSError(f"cannot encode a {suffix} page image")
+    return data.tobytes()
 
 
 def dataset_info_entry(file_name: str, with_system: bool) -> dict:

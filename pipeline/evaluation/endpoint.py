@@ -10,7 +10,6 @@ a rejected key or unknown model stops the run (EndpointError).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from pipeline.evaluation.endpoint_cache import PredictionCache
 from pipeline.evaluation.inputs import EvalItem
+from pipeline.student.chat import guided_args, student_messages
 from pipeline.tasks import Task
 from pipeline.errors import EndpointError  # noqa: F401 (re-exported)
 
@@ -76,18 +76,6 @@ def request_key(image_sha256: str, prompt: str, schema: dict | None, params: dic
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _messages(image: bytes, mime: str, prompt: str) -> list[dict]:
-    data_url = f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
-    return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url}},
-                                         {"type": "text", "text": prompt}]}]
-
-
-def _guided_args(task: Task | None) -> dict:
-    if task is None:
-        return {}
-    schema = task.schema_json
-    return {"response_format": {"type": "json_schema", "json_schema": {"name": task.name[:64], "schema": schema}},
-            "extra_body": {"structured_outputs": {"json": schema}}}
 
 
 def _make_sender(client, cfg: EndpointConfig, stats: EndpointStats):
@@ -126,7 +114,7 @@ def predict_endpoint(items: list[EvalItem], cfg: EndpointConfig, tasks: dict[str
                 continue
             image = item.image.read_bytes()
             task = tasks.get(item.task or "")
-            extra = _guided_args(task) if cfg.guided else {}
+            extra = guided_args(task) if cfg.guided else {}
             key = request_key(hashlib.sha256(image).hexdigest(), item.prompt,
                               extra.get("response_format"), cfg.params())
             text = cache.get(key)
@@ -135,7 +123,7 @@ def predict_endpoint(items: list[EvalItem], cfg: EndpointConfig, tasks: dict[str
                 predictions[item.id] = text
                 continue
             mime = _MIME.get(item.image.suffix.lower(), "image/jpeg")
-            pending.append((item, key, _messages(image, mime, item.prompt), extra))
+            pending.append((item, key, student_messages(image, mime, item.prompt), extra))
         if pending:
             _send_all(pending, cfg, stats, cache, predictions, openai)
     finally:

@@ -25,6 +25,7 @@ class Outcome(str, Enum):
     INVALID = "invalid"                # JSON, but not what the schema asks for (after the repair re-ask)
     MALFORMED_JSON = "malformed_json"  # no JSON object could be recovered (after the repair re-ask)
     TRUNCATED = "truncated"
+    REPETITION_LOOP = "repetition_loop"  # truncated while repeating itself (a looping model runs to the limit)
     SAFETY_BLOCKED = "safety_blocked"
     RECITATION_BLOCKED = "recitation_blocked"
     PROMPT_BLOCKED = "prompt_blocked"
@@ -154,6 +155,10 @@ def reply_detail(reply: Reply) -> str:
 
 def check_reply(task: Task, reply: Reply, page_text: str | None = None) -> Checked:
     """Turn a teacher's reply into an outcome, validated data and warnings."""
+    if reply.status is ReplyStatus.TRUNCATED:
+        loop = repetition(reply.text, page_text)
+        if loop is not None:
+            return Checked(Outcome.REPETITION_LOOP, errors=f"the answer repeats {loop!r} until the output limit")
     if reply.status is not ReplyStatus.COMPLETE:
         return Checked(Outcome(reply.status.value), errors=reply_detail(reply))
     if reply.data is not None:
@@ -169,6 +174,23 @@ def check_reply(task: Task, reply: Reply, page_text: str | None = None) -> Check
     warnings = [] if how == "strict" else [f"salvaged:{how}"]
     warnings += [f"foreign_script:{s}" for s in foreign_scripts(data, page_text)]
     return Checked(Outcome.OK, data=data, warnings=warnings)
+
+
+def repetition(text: str, page_text: str | None) -> str | None:
+    """The run of words a cut-off answer loops on (more often than the page's text layer has it), or None.
+
+    The evaluation taxonomy's own test (``repetition_loop``), so both name the same answers.
+
+    >>> repetition('{"markdown": "| 0.00 | 0.00 | 0.00 | 0.00 | 0.00 | 0.00 | 0.00 | 0.00 | 0.00', None)
+    '| 0.00 | 0.00'
+    >>> repetition('{"markdown": "# Invoice 42 ... the total is 12.50 and the date', None) is None
+    True
+    """
+    from pipeline.evaluation.taxonomy import TaxonomyConfig, repeated_ngram  # only cut-off answers need it
+
+    config = TaxonomyConfig()
+    return repeated_ngram([text], [page_text] if page_text else [], config.repetition_ngram,
+                          config.repetition_threshold)
 
 
 def repair_prompt(prompt: str, raw_text: str, checked: Checked, max_quote: int = 2000) -> str:

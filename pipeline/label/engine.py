@@ -123,7 +123,7 @@ class LabelEngine:
         self._stop(reason)
 
     async def _one(self, job: Job, page_input: PageInput, page_text: str | None) -> None:
-        prompt = job.task.teacher_prompt(page_input.anchor_text)
+        prompt = self.teacher.prompt_for(job.task, page_input.anchor_text)
         image = self.teacher.image_tokens(job.page.width, job.page.height, self.meter.price)
 
         async def send(text: str, temperature: float | None) -> Reply:

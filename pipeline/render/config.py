@@ -69,6 +69,25 @@ class RenderConfig:
         canonical = json.dumps(asdict(self), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
+    def settings(self) -> dict:
+        """Every setting, as stored beside the key (the run store's meta, the dataset's manifest)."""
+        return asdict(self)
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> RenderConfig:
+        """The config that ``settings()`` describes; unknown keys are a ConfigError.
+
+        >>> RenderConfig.from_settings(RenderConfig(longest_side=512).settings()).key() == RenderConfig(512).key()
+        True
+        """
+        unknown = sorted(set(settings) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"unknown render settings {', '.join(unknown)} (written by a newer docdistill?)")
+        return cls(**settings)
+
+
+RENDER_SETTINGS_META = "render_settings:"   # + key: the settings a render key stands for, in the run's meta
+
 
 @dataclass(frozen=True)
 class RenderRunConfig:

@@ -7,13 +7,14 @@ other settings. ``render_folder`` runs those jobs in worker processes and record
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from pipeline.render.config import RenderRunConfig
+from pipeline.render.config import RENDER_SETTINGS_META, RenderRunConfig
 from pipeline.render.discover import (InputFile, NotARegularFileError, file_sha256, iter_inputs, path_digest,
                                       path_doc_id)
 from pipeline.render.pdfio import PdfOpenError, candidate_passwords, info_dictionary, open_document
@@ -201,6 +202,8 @@ def render_folder(cfg: RenderRunConfig, store: RunStore, progress: bool = True) 
     """Run the render stage; returns the summary. Only bad configuration raises."""
     started = time.perf_counter()
     summary = RenderSummary(run_dir=str(cfg.run_dir), store=str(store.path))
+    with store.transaction():  # what the pages' render key stands for: build_dataset writes it into its manifest
+        store.set_meta(RENDER_SETTINGS_META + cfg.render.key(), json.dumps(cfg.render.settings(), sort_keys=True))
     bar = _progress_bar(progress)
 
     def planned() -> Iterator[RenderJob]:

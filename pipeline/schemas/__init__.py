@@ -67,6 +67,8 @@ def model_from_json_schema(name: str, schema: dict) -> type[BaseModel]:
             ref = node["$ref"].rsplit("/", 1)[-1]
             if ref not in defs:
                 raise SchemaFileError(f"unresolved $ref {node['$ref']!r}")
+            if "properties" not in defs[ref]:       # an enum or scalar definition (Pydantic writes enums so)
+                return resolve(defs[ref], ref)
             if ref not in built:
                 built[ref] = object_model(ref, defs[ref])
             return built[ref]

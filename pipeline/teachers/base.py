@@ -119,6 +119,10 @@ class Teacher(ABC):
     def check_tasks(self, tasks: list[Task]) -> None:
         """Raise TeacherConfigError before any work if this teacher cannot do one of the tasks."""
 
+    def prompt_for(self, task: Task, anchor_text: str | None = None) -> str:
+        """The text sent with the page: the task's teacher prompt (the student sends its own, pipeline.student)."""
+        return task.teacher_prompt(anchor_text)
+
     @abstractmethod
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         """Send one page under one task; never raises for a per-page failure (returns a Reply)."""

@@ -38,6 +38,21 @@ def retry_after_s(headers: Mapping[str, str] | None, now: float | None = None) -
     return None
 
 
+def address_is_local(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback, private (RFC 1918, IPv6 ULA fc00::/7) or link-local: an address that stays on this
+    machine or its private network. An IPv4-mapped IPv6 address is judged by its IPv4 address.
+
+    >>> [address_is_local(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.1.2.3", "172.16.0.9", "fd12::1",
+    ...                                                     "fe80::1", "::1", "::ffff:192.168.1.2")]
+    [True, True, True, True, True, True, True]
+    >>> [address_is_local(ipaddress.ip_address(a)) for a in ("8.8.8.8", "::ffff:8.8.8.8", "2a00:1450::1")]
+    [False, False, False]
+    """
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped       # Python counts all of ::ffff:0:0/96 as private, public IPv4 included
+    return ip.is_loopback or ip.is_private or ip.is_link_local
+
+
 def host_is_local(base_url: str) -> bool:
     """Whether a teacher URL stays on this machine or private network (decided from the host alone).
 
@@ -49,8 +64,7 @@ def host_is_local(base_url: str) -> bool:
     if not host:
         return False
     try:
-        ip = ipaddress.ip_address(host)
-        return ip.is_loopback or ip.is_private or ip.is_link_local
+        return address_is_local(ipaddress.ip_address(host))
     except ValueError:
         pass
     # "localhost", a single-label name (a container or LAN host), or a reserved private suffix.

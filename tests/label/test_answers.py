@@ -54,3 +54,14 @@ def test_chinese_in_an_arabic_page_is_flagged(content):
     answer = {**CONTENT, "markdown": CONTENT["markdown"] + " 中华人民共和国"}
     checked = check_reply(content, Reply(ReplyStatus.COMPLETE, json.dumps(answer, ensure_ascii=False)), PAGE_TEXT)
     assert checked.outcome is Outcome.OK and checked.warnings == ["foreign_script:Han"]
+
+
+def test_a_cut_off_answer_that_loops_is_a_repetition_loop(content):
+    looping = '{"languages": ["ar"], "markdown": "' + "جدول الرسوم جدول الرسوم " * 20
+    checked = check_reply(content, Reply(ReplyStatus.TRUNCATED, text=looping, finish_reason="length"), PAGE_TEXT)
+    assert checked.outcome is Outcome.REPETITION_LOOP and "جدول الرسوم" in checked.errors
+    # The page itself repeats the phrase as often: only cut off, not looping.
+    page = "جدول الرسوم " * 40
+    assert check_reply(content, Reply(ReplyStatus.TRUNCATED, text=looping), page).outcome is Outcome.TRUNCATED
+    cut = '{"languages": ["ar"], "markdown": "# قانون رقم 12'
+    assert check_reply(content, Reply(ReplyStatus.TRUNCATED, text=cut), PAGE_TEXT).outcome is Outcome.TRUNCATED

@@ -213,10 +213,13 @@ class ProviderStub:
     """Context manager: a threaded HTTP server on 127.0.0.1:<free port> speaking both APIs."""
 
     def __init__(self, responder: Responder | None = None, latency: float = 0.0, rpm_limit: float | None = None,
-                 burst: float = 1.0):
+                 burst: float = 1.0, models: list[str] | None = None):
         """``latency``: seconds before each answer; ``rpm_limit``: requests per minute the stub accepts
-        (a token bucket holding ``burst`` seconds' worth), past which it answers 429 with Retry-After."""
+        (a token bucket holding ``burst`` seconds' worth), past which it answers 429 with Retry-After;
+        ``models``: what ``GET /v1/models`` lists (None: 404, a server without a model list)."""
         self.responder = responder or (lambda request: Behaviour.ok({}))
+        self.models = models
+        self.model_lists = 0                   # GET /v1/models requests (not in .requests)
         self.latency = latency
         self.rpm_limit = rpm_limit
         self._bucket_size = max(1.0, (rpm_limit or 0) / 60.0 * burst)
@@ -321,6 +324,21 @@ class ProviderStub:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass                         # the client gave up (a timeout test): nothing to do
+
+            def do_GET(self) -> None:  # noqa: N802
+                with stub._lock:
+                    stub.model_lists += 1
+                if self.path.split("?", 1)[0] == "/v1/models" and stub.models is not None:
+                    code, payload = 200, {"object": "list", "data": [{"id": m, "object": "model", "created": 0,
+                                                                      "owned_by": "owner"} for m in stub.models]}
+                else:
+                    code, payload = 404, {"error": {"message": f"no route {self.path}", "type": "not_found"}}
+                data = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
