@@ -25,6 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pipeline.store import STORE_FILENAME
 from pipeline.errors import ConfigError
 
 EXIT_DONE = 0
@@ -89,7 +90,9 @@ def check_out_dir(path: Path, flag: str = "--out") -> None:
         else:
             os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".docdistill-write-check-"))
     except OSError as exc:
-        raise ConfigError(f"{flag} {path} is not writable: {_why(exc, existing)}; give a folder you can "
+        kept = ("; the run store there is kept as it is and readable where it is (build_dataset and evaluate "
+                "open it read-only)") if (path / STORE_FILENAME).is_file() else ""
+        raise ConfigError(f"{flag} {path} is not writable: {_why(exc, existing)}{kept}; give a folder you can "
                           "write to") from None
 
 

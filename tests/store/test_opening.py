@@ -94,7 +94,7 @@ def test_a_run_on_read_only_media_is_named_so_kept_and_still_readable(tmp_path, 
 
     distill = cli("pipeline.distill", str(cfg.pdf_dir), "--out", str(view), "--no-progress")
     assert distill.returncode == 2, distill.stderr
-    assert "the file system is read-only" in distill.stderr and "Traceback" not in distill.stderr
+    assert "read-only file system" in distill.stderr and "Traceback" not in distill.stderr
     assert "readable where it is" in distill.stderr
     assert_never_advises_deleting(distill.stderr)
 
