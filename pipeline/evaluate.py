@@ -40,6 +40,7 @@ class EvalConfig:
     worst: int = 8
     mine: MineConfig | None = None
     mine_system: str | None = None
+    anls_star_weighting: str = "leaf"      # "key": per-key means, reported as anls_star_key
 
     def __post_init__(self) -> None:
         if not self.systems:
@@ -74,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print every metric as one JSON object")
     parser.add_argument("--no-report", action="store_true", help="scores only: no report files")
     parser.add_argument("--worst", type=int, default=8, help="worst items shown per system (default 8)")
+    parser.add_argument("--anls-star-weighting", choices=("leaf", "key"), default="leaf",
+                        help="leaf: the ANLS* paper's (leaf scores over leaves compared; metric anls_star, comparable "
+                             "with published figures); key: every key and list item weighs the same (anls_star_key)")
     group = parser.add_argument_group("endpoint")
     group.add_argument("--guided", action="store_true", help="schema-constrained decoding (json_schema + vLLM "
                                                              "structured_outputs)")
@@ -111,7 +115,7 @@ def to_config(args: argparse.Namespace) -> EvalConfig:
                               max_tokens=args.max_tokens, timeout_s=args.timeout, max_attempts=args.max_attempts)
     mining = MineConfig(args.mine, args.mine_name, args.top_n, args.oversample, args.pass_score) if args.mine else None
     return EvalConfig(args.out, tuple(systems), args.references, tuple(args.tasks), endpoint, not args.no_report,
-                      args.worst, mining, args.mine_system)
+                      args.worst, mining, args.mine_system, args.anls_star_weighting)
 
 
 def gather(cfg: EvalConfig, tasks: dict) -> tuple[References, dict[str, dict[str, str]], dict[str, dict]]:
@@ -157,7 +161,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     tasks = load_tasks(cfg.extra_tasks)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     refs, predictions, endpoints = gather(cfg, tasks)
-    comparison = compare(refs.items, predictions, tasks)
+    comparison = compare(refs.items, predictions, tasks, weighting=cfg.anls_star_weighting)
     if not comparison.items:
         raise ConfigError(f"no reference item has a prediction from every system (items without one: "
                           f"{comparison.lacking}); check that the systems ran on the pages of {refs.source}")
