@@ -11,7 +11,7 @@ import random
 import pytest
 
 from conftest import CORPUS
-from pipeline.evaluation import anls, anls_star, edit_rates, numbers_equal
+from pipeline.evaluation import anls, anls_star, edit_rates, field_scores, numbers_equal
 from pipeline.evaluation.fields import leaf_score, paper_leaf_score
 
 RECEIPTS = CORPUS / "receipts"
@@ -147,6 +147,17 @@ def test_anls_star_with_the_papers_leaf_equals_the_package_everywhere(pairs, pac
     for (prediction, reference), theirs in zip(pairs[kind], package_scores[kind]):
         assert anls_star(prediction, reference, leaf=paper_leaf_score) == pytest.approx(theirs, abs=1e-12), \
             (prediction, reference)
+
+
+@pytest.mark.parametrize("kind", ["flat", "nested"])
+def test_field_scores_equal_the_packages_key_scores(pairs, kind):
+    """Per top-level field, ours is the mean over the field's leaves, as the package's ``return_key_scores``."""
+    for prediction, reference in pairs[kind]:
+        if not isinstance(prediction, dict):
+            continue
+        _, key_scores = anls_star_package.anls_score(reference, prediction, return_key_scores=True)
+        fields, _ = field_scores(prediction, reference, leaf=paper_leaf_score)
+        assert fields == pytest.approx({k: key_scores[k].anls_score for k in reference}, abs=1e-12)
 
 
 @pytest.mark.parametrize("prediction, reference", [

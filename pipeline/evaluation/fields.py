@@ -119,23 +119,30 @@ class _Scorer:
         return total, length, exact
 
     def pair(self, pred, ref, trace: Trace | None, path: str) -> tuple[float, int, bool]:
-        if isinstance(ref, dict) and isinstance(pred, dict):
-            total, length, exact = 0.0, 0, True
-            for _, s, n, same in self.keys(pred, ref, trace, path):
-                total, length, exact = total + s, length + n, exact and same
-            return self.node(total, length, exact)
-        if isinstance(ref, list) and isinstance(pred, list):
-            return self.items(pred, ref, trace, path)
-        length = max(_size(pred, self.weighting), _size(ref, self.weighting), 1 if ref is None else 0)
-        if ref is None:
-            score, exact = float(_empty(pred)), _empty(pred)
-        elif isinstance(ref, (dict, list)) or isinstance(pred, (dict, list)) or pred is None:
-            score, exact = 0.0, False    # kinds differ: nothing matches
-        else:
-            score, exact = self.leaf(pred, ref), pred == ref
+        if isinstance(ref, dict):
+            if isinstance(pred, dict):
+                total, length, exact = 0.0, 0, True
+                for _, s, n, same in self.keys(pred, ref, trace, path):
+                    total, length, exact = total + s, length + n, exact and same
+                return self.node(total, length, exact)
+        elif isinstance(ref, list):
+            if isinstance(pred, list):
+                return self.items(pred, ref, trace, path)
+        elif ref is None:
+            score = float(_empty(pred))
+            length = max(_size(pred, self.weighting), 1) if isinstance(pred, (dict, list)) else 1
+            if trace is not None:
+                trace.leaves.append((path, pred, ref, score))
+            return score, length, score == 1.0
+        elif pred is not None and not isinstance(pred, (dict, list)):
+            score = self.leaf(pred, ref)
+            if trace is not None:
+                trace.leaves.append((path, pred, ref, score))
+            return score, 1, pred == ref
+        # kinds differ (a dict against a string, a list against None): nothing matches
         if trace is not None:
-            trace.leaves.append((path, pred, ref, score))
-        return score, length, exact
+            trace.leaves.append((path, pred, ref, 0.0))
+        return 0.0, max(_size(pred, self.weighting), _size(ref, self.weighting)), False
 
     def keys(self, pred: dict, ref: dict, trace: Trace | None, path: str):
         """(key, score sum, length, exact) per reference key, then per hallucinated key."""
@@ -157,25 +164,53 @@ class _Scorer:
     def items(self, pred: list, ref: list, trace: Trace | None, path: str) -> tuple[float, int, bool]:
         if same_json(pred, ref):         # equal lists: every item matches itself, nothing to trace
             return self.node(float(_size(ref, self.weighting)), _size(ref, self.weighting), True)
-        cells = [[self.pair(p, r, None, "") for p in pred] for r in ref] if ref and pred else []
-        # the assignment maximises the per-pair mean, an exact match nudged up to win ties (as the package)
-        means = [[math.nextafter(s / n if n else 1.0, 2.0) if same else (s / n if n else 1.0)
-                  for s, n, same in row] for row in cells]
-        pairs = _assign(means) if cells else []
-        total = sum(cells[i][j][0] for i, j in pairs)
-        length = sum(cells[i][j][1] for i, j in pairs)
+        cells: list[list[tuple[float, int, bool]]] = []
+        pairs = _equal_pairs(pred, ref)
+        if pairs is not None:            # each pair scores the most a pair can: the assignment is optimal
+            scored = [(i, j, _size(ref[i], self.weighting)) for i, j in pairs]
+        else:
+            cells = [[self.pair(p, r, None, "") for p in pred] for r in ref] if ref and pred else []
+            # the assignment maximises the per-pair mean, an exact match nudged up to win ties (as the package)
+            means = [[math.nextafter(s / n if n else 1.0, 2.0) if same else (s / n if n else 1.0)
+                      for s, n, same in row] for row in cells]
+            pairs = _assign(means) if cells else []
+            scored = [(i, j, cells[i][j][1]) for i, j in pairs]
+        total = sum(float(n) for _, _, n in scored) if not cells else sum(cells[i][j][0] for i, j in pairs)
+        length = sum(n for _, _, n in scored)
         matched_ref, matched_pred = {i for i, _ in pairs}, {j for _, j in pairs}
         length += sum(_size(r, self.weighting) for i, r in enumerate(ref) if i not in matched_ref)
         length += sum(_size(p, self.weighting) for j, p in enumerate(pred) if j not in matched_pred)
         if trace is not None:
-            scored = [(i, j) for i, j in pairs if cells[i][j][0] > 0]   # a pair at 0 is a miss and an extra
-            for i, j in scored:
-                self.pair(pred[j], ref[i], trace, f"{path}[{i}]")
-            found_ref, found_pred = {i for i, _ in scored}, {j for _, j in scored}
+            found = [(i, j) for i, j in pairs if not cells or cells[i][j][0] > 0]   # a pair at 0: a miss and an extra
+            for i, j in found:
+                if cells:    # equal pairs hold nothing the taxonomy looks for (no wrong or missing leaf)
+                    self.pair(pred[j], ref[i], trace, f"{path}[{i}]")
+            found_ref, found_pred = {i for i, _ in found}, {j for _, j in found}
             trace.missing.extend(f"{path}[{i}]" for i in range(len(ref)) if i not in found_ref)
             trace.hallucinated.extend(f"{path}[+{j}]" for j in range(len(pred)) if j not in found_pred)
-        exact = len(pred) == len(ref) and all(cells[i][j][2] for i, j in pairs)
+        exact = len(pred) == len(ref) and (not cells or all(cells[i][j][2] for i, j in pairs))
         return self.node(total, length, exact)
+
+
+def _equal_pairs(pred: list, ref: list) -> list[tuple[int, int]] | None:
+    """(ref, pred) index pairs of equal items when every item of the shorter list has an equal partner, else None.
+
+    Equality is an equivalence, so taking the first free equal item never misses a full matching.
+
+    >>> _equal_pairs(["a", "c"], ["a", "b", "c"]), _equal_pairs(["a", "x"], ["a", "b"]), _equal_pairs([], ["a"])
+    ([(0, 0), (2, 1)], None, [])
+    """
+    free = list(range(len(ref)))
+    pairs = []
+    for j, item in enumerate(pred):
+        for at, i in enumerate(free):
+            if same_json(item, ref[i]):
+                pairs.append((free.pop(at), j))
+                break
+        else:
+            if len(pred) <= len(ref):    # an item of the shorter side without a partner
+                return None
+    return pairs if len(pairs) == min(len(pred), len(ref)) else None
 
 
 def same_json(a, b) -> bool:
@@ -184,6 +219,8 @@ def same_json(a, b) -> bool:
     >>> same_json({"a": [1, "x"]}, {"a": [1.0, "x"]}), same_json({"a": True}, {"a": 1}), same_json([0], [False])
     (True, False, False)
     """
+    if a != b:       # one C-level comparison settles most pairs; equal ones are walked for booleans
+        return False
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, dict):

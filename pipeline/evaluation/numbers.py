@@ -51,6 +51,7 @@ _AMOUNT = re.compile(rf"(?P<sign>{_SIGN})?\s*(?:(?P<before>{_CURRENCY})\s*)?(?P<
 _THREE_DECIMALS_FOLDED = {c.casefold() for c in _THREE_DECIMALS}
 _SEPARATOR = re.compile(r"([.,'\u066b\u066c ])")
 _PLAIN = re.compile(r"(?:0|[1-9]\d{0,6})(?:\.\d{1,2})?")   # "9.00", "12", "0.5": the common case, no ambiguity
+_DIGIT = re.compile(r"[0-9\u0660-\u0669\u06f0-\u06f9]")      # no digit, no number: skips the long alternation
 _DIGITS_AND_MARKS = str.maketrans({**{chr(0x660 + i): str(i) for i in range(10)},
                                    **{chr(0x6f0 + i): str(i) for i in range(10)},
                                    **{ch: None for ch in "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e"
@@ -115,6 +116,8 @@ def parse_number(value) -> float | None:
         return None
     if _PLAIN.fullmatch(value):
         return float(value)
+    if not _DIGIT.search(value):
+        return None
     text = value.strip()
     if not text.isascii():
         text = _ARABIC_ABBREVIATION.sub(r"\1.\2", text.translate(_DIGITS_AND_MARKS))
