@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from itertools import permutations
 
+from pipeline.evaluation.matching import assign, equal_pairs, same_json
 from pipeline.evaluation.numbers import numbers_equal
 from pipeline.evaluation.text import normalise, similarity
 
 WEIGHTINGS = ("leaf", "key")
-_BRUTE_FORCE_MAX = 5   # at most 5!/0! = 120 orders to try
 
 
 @dataclass
@@ -81,28 +80,6 @@ def _size(value, weighting: str) -> int:
     if weighting == "key" or not isinstance(value, (dict, list)):
         return 1
     return sum(_size(v, weighting) for v in (value.values() if isinstance(value, dict) else value))
-
-
-def _assign(matrix: list[list[float]]) -> list[tuple[int, int]]:
-    """Index pairs maximising the total score; tiny lists by brute force (a scipy call costs more).
-
-    >>> _assign([[0.9, 0.8], [0.85, 0.1]])
-    [(0, 1), (1, 0)]
-    """
-    rows, cols = len(matrix), len(matrix[0])
-    if rows == cols and all(matrix[i][i] >= 1.0 for i in range(rows)):   # in order and perfect: optimal already
-        return [(i, i) for i in range(rows)]
-    if max(rows, cols) <= _BRUTE_FORCE_MAX:
-        if rows <= cols:
-            best = max(permutations(range(cols), rows), key=lambda cs: sum(matrix[i][c] for i, c in enumerate(cs)))
-            return list(enumerate(best))
-        best = max(permutations(range(rows), cols), key=lambda rs: sum(matrix[r][j] for j, r in enumerate(rs)))
-        return sorted((r, j) for j, r in enumerate(best))
-    import numpy as np
-    from scipy.optimize import linear_sum_assignment
-
-    r, c = linear_sum_assignment(np.asarray(matrix), maximize=True)
-    return list(zip(r.tolist(), c.tolist()))
 
 
 class _Scorer:
@@ -163,71 +140,32 @@ class _Scorer:
 
     def items(self, pred: list, ref: list, trace: Trace | None, path: str) -> tuple[float, int, bool]:
         if same_json(pred, ref):         # equal lists: every item matches itself, nothing to trace
-            return self.node(float(_size(ref, self.weighting)), _size(ref, self.weighting), True)
-        cells: list[list[tuple[float, int, bool]]] = []
-        pairs = _equal_pairs(pred, ref)
-        if pairs is not None:            # each pair scores the most a pair can: the assignment is optimal
-            scored = [(i, j, _size(ref[i], self.weighting)) for i, j in pairs]
-        else:
-            cells = [[self.pair(p, r, None, "") for p in pred] for r in ref] if ref and pred else []
+            size = _size(ref, self.weighting)
+            return self.node(float(size), size, True)
+        pairs = equal_pairs(pred, ref)
+        if pairs is not None:            # every pair scores the most a pair can: this assignment is optimal
+            total = length = sum(_size(ref[i], self.weighting) for i, _ in pairs)
+            found, exact = pairs, len(pred) == len(ref)
+        else:                            # both lists hold items here (an empty one has equal pairs: none)
+            cells = [[self.pair(p, r, None, "") for p in pred] for r in ref]
+            means = [[s / n if n else 1.0 for s, n, _ in row] for row in cells]
             # the assignment maximises the per-pair mean, an exact match nudged up to win ties (as the package)
-            means = [[math.nextafter(s / n if n else 1.0, 2.0) if same else (s / n if n else 1.0)
-                      for s, n, same in row] for row in cells]
-            pairs = _assign(means) if cells else []
-            scored = [(i, j, cells[i][j][1]) for i, j in pairs]
-        total = sum(float(n) for _, _, n in scored) if not cells else sum(cells[i][j][0] for i, j in pairs)
-        length = sum(n for _, _, n in scored)
+            pairs = assign([[math.nextafter(m, 2.0) if cell[2] else m for m, cell in zip(row, cells_row)]
+                            for row, cells_row in zip(means, cells)])
+            total, length = sum(cells[i][j][0] for i, j in pairs), sum(cells[i][j][1] for i, j in pairs)
+            found = [(i, j) for i, j in pairs if means[i][j] > 0]     # a pair at 0: a miss and an extra
+            exact = len(pred) == len(ref) and all(cells[i][j][2] for i, j in pairs)
+            if trace is not None:        # equal pairs hold nothing the taxonomy looks for: only these
+                for i, j in found:
+                    self.pair(pred[j], ref[i], trace, f"{path}[{i}]")
         matched_ref, matched_pred = {i for i, _ in pairs}, {j for _, j in pairs}
         length += sum(_size(r, self.weighting) for i, r in enumerate(ref) if i not in matched_ref)
         length += sum(_size(p, self.weighting) for j, p in enumerate(pred) if j not in matched_pred)
         if trace is not None:
-            found = [(i, j) for i, j in pairs if not cells or cells[i][j][0] > 0]   # a pair at 0: a miss and an extra
-            for i, j in found:
-                if cells:    # equal pairs hold nothing the taxonomy looks for (no wrong or missing leaf)
-                    self.pair(pred[j], ref[i], trace, f"{path}[{i}]")
             found_ref, found_pred = {i for i, _ in found}, {j for _, j in found}
             trace.missing.extend(f"{path}[{i}]" for i in range(len(ref)) if i not in found_ref)
             trace.hallucinated.extend(f"{path}[+{j}]" for j in range(len(pred)) if j not in found_pred)
-        exact = len(pred) == len(ref) and (not cells or all(cells[i][j][2] for i, j in pairs))
-        return self.node(total, length, exact)
-
-
-def _equal_pairs(pred: list, ref: list) -> list[tuple[int, int]] | None:
-    """(ref, pred) index pairs of equal items when every item of the shorter list has an equal partner, else None.
-
-    Equality is an equivalence, so taking the first free equal item never misses a full matching.
-
-    >>> _equal_pairs(["a", "c"], ["a", "b", "c"]), _equal_pairs(["a", "x"], ["a", "b"]), _equal_pairs([], ["a"])
-    ([(0, 0), (2, 1)], None, [])
-    """
-    free = list(range(len(ref)))
-    pairs = []
-    for j, item in enumerate(pred):
-        for at, i in enumerate(free):
-            if same_json(item, ref[i]):
-                pairs.append((free.pop(at), j))
-                break
-        else:
-            if len(pred) <= len(ref):    # an item of the shorter side without a partner
-                return None
-    return pairs if len(pairs) == min(len(pred), len(ref)) else None
-
-
-def same_json(a, b) -> bool:
-    """Equal as JSON values: like ``==``, but a boolean equals only a boolean (``True == 1`` in Python).
-
-    >>> same_json({"a": [1, "x"]}, {"a": [1.0, "x"]}), same_json({"a": True}, {"a": 1}), same_json([0], [False])
-    (True, False, False)
-    """
-    if a != b:       # one C-level comparison settles most pairs; equal ones are walked for booleans
-        return False
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(map(same_json, a, b))
-    return a == b and not isinstance(b, (dict, list, bool))
+        return self.node(float(total), length, exact)
 
 
 def anls_star(prediction, reference, trace: Trace | None = None, path: str = "", *, weighting: str = "leaf",

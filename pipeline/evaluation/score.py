@@ -9,7 +9,8 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline.evaluation.fields import WEIGHTINGS, Trace, field_scores, same_json
+from pipeline.evaluation.fields import WEIGHTINGS, Trace, field_scores
+from pipeline.evaluation.matching import same_json
 from pipeline.evaluation.parse import parse_output
 from pipeline.evaluation.taxonomy import TaxonomyConfig, failure_tags
 from pipeline.evaluation.text import edit_rates

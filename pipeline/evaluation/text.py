@@ -21,13 +21,14 @@ def distance(a: str, b: str, limit: int | None = None) -> int:
 
     >>> distance("kitten", "sitting"), distance("a" * 3000, "b" * 3000), distance("ab" * 500, "ba" * 500)
     (3, 3000, 2)
-    >>> distance("a" * 3000, "b" * 3000, limit=1500), distance("kitten", "sitting", limit=2)
-    (1501, 3)
+    >>> distance("a" * 3000, "b" * 3000, limit=1500), distance("kitten", "sitting", limit=2), distance("a" * 100, "")
+    (1501, 3, 100)
     """
     longest = max(len(a), len(b))
     cap = longest if limit is None else min(limit, longest)
+    at_least = abs(len(a) - len(b))    # a lower bound: bands below it cannot hold the answer
     for band in (31, 63, longest // 25):
-        if band < cap:
+        if at_least <= band < cap:
             found = Levenshtein.distance(a, b, score_cutoff=band)
             if found <= band:
                 return found
