@@ -13,14 +13,21 @@ def same_json(a, b) -> bool:
     >>> same_json({"a": [1, "x"]}, {"a": [1.0, "x"]}), same_json({"a": True}, {"a": 1}), same_json([0], [False])
     (True, False, False)
     """
-    if a != b:       # one C-level comparison settles most pairs; equal ones are walked for booleans
-        return False
+    return a == b and _same_kinds(a, b)   # one C-level comparison settles most pairs
+
+
+def _same_kinds(a, b) -> bool:
+    """Of two values known to be ``==``: no boolean stands for a number (same keys and lengths already)."""
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(map(same_json, a, b))
+        for key, value in a.items():
+            if not _same_kinds(value, b[key]):
+                return False
+    elif isinstance(a, list):
+        for x, y in zip(a, b):
+            if not _same_kinds(x, y):
+                return False
     return True
 
 
