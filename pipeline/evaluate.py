@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print every metric as one JSON object")
     parser.add_argument("--no-report", action="store_true", help="scores only: no report files")
     parser.add_argument("--worst", type=int, default=8, help="worst items shown per system (default 8)")
+    parser.add_argument("--anls-star-weighting", choices=("leaf", "key"), default="leaf",
+                        help="leaf: the ANLS* paper's (leaf scores over leaves compared; metric anls_star, comparable "
+                             "with published figures); key: every key and list item weighs the same (anls_star_key)")
     group = parser.add_argument_group("endpoint")
     group.add_argument("--guided", action="store_true", help="schema-constrained decoding (json_schema + vLLM "
                                                              "structured_outputs)")
@@ -88,7 +91,7 @@ def to_config(args: argparse.Namespace) -> EvalConfig:
                               max_tokens=args.max_tokens, timeout_s=args.timeout, max_attempts=args.max_attempts)
     mining = MineConfig(args.mine, args.mine_name, args.top_n, args.oversample, args.pass_score) if args.mine else None
     return EvalConfig(args.out, tuple(systems), args.references, tuple(args.tasks), endpoint, not args.no_report,
-                      args.worst, mining, args.mine_system)
+                      args.worst, mining, args.mine_system, args.anls_star_weighting)
 
 
 def format_summary(result: dict) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from rapidfuzz import fuzz
 
 from pipeline.evaluation.parse import parse_output
-from pipeline.evaluation.text import normalise, numbers_equal
+from pipeline.evaluation.numbers import numbers_equal
+from pipeline.evaluation.text import normalise
 
 NAME_MATCH = 85.0   # rapidfuzz ratio a predicted menu name needs to count as the reference item
 SECTIONS = ("sub_total", "total")

@@ -1,18 +1,31 @@
-"""ANLS* on nested JSON: dicts by key, lists by optimal assignment, leaves by ANLS or numeric match.
+"""ANLS* on nested JSON (Peer et al. 2024): dicts by key, lists by optimal assignment, leaves by ANLS or value.
 
-Peer et al. 2024 ("ANLS* - a universal document processing metric"), with this project's choices:
-a key on one side only scores 0 (missing and hallucinated keys both cost), None vs None is 1,
-numbers match numerically ("1,000.50" == 1000.5), other leaves by ANLS.
+Structure as the paper and its reference package (anls-star 1.0.1) define it: a value's score is the
+sum of its leaf scores over its pairwise length, the number of leaves compared, missing and
+hallucinated ones included (``weighting="leaf"``). So a receipt missing a 6-leaf ``menu`` of 9
+leaves scores 3/9. Rules that follow from the package:
+
+- None in the reference matches None, "", [], {} or a missing key; any other prediction scores 0;
+- a key on one side only costs its leaves, a hallucinated key even when its value is None;
+- list items are matched one-to-one (Hungarian) for the highest total of per-pair ANLS*; every
+  pair the assignment makes counts its leaves, unmatched items count theirs;
+- kinds that differ (a dict against a string) score 0 over the larger side's leaves.
+
+``weighting="key"`` (this project's earlier figures, reported as ``anls_star_key``) counts every
+dict and list as one leaf of its parent: each key, and each list item, weighs the same whatever it
+holds. Leaves compare by ``leaf_score``, this project's choices; ``paper_leaf_score`` is the package's.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from itertools import permutations
 
-from pipeline.evaluation.text import anls, numbers_equal
+from pipeline.evaluation.matching import assign, equal_pairs, same_json
+from pipeline.evaluation.numbers import numbers_equal
+from pipeline.evaluation.text import normalise, similarity
 
-_BRUTE_FORCE_MAX = 5   # at most 5!/0! = 120 orders to try
+WEIGHTINGS = ("leaf", "key")
 
 
 @dataclass
@@ -25,110 +38,171 @@ class Trace:
 
 
 def leaf_score(prediction, reference) -> float:
-    """One scalar pair.
+    """One pair of scalars: the same text scores 1, then two amounts by value, else ANLS of the texts.
 
-    >>> leaf_score(None, None), leaf_score("1,000.50", 1000.5), leaf_score("Nasi", "nasi "), leaf_score(None, "x")
-    (1.0, 1.0, 1.0, 0.0)
-    >>> leaf_score(True, True), leaf_score(True, "true"), leaf_score(True, 1)
-    (1.0, 0.0, 0.0)
+    Booleans compare as their text, as in the paper ("true" is True, 1 is not).
+
+    >>> leaf_score("1,000.50", 1000.5), leaf_score("Nasi", "nasi "), leaf_score("9.00", "9.60")
+    (1.0, 1.0, 0.0)
+    >>> leaf_score(True, "true"), leaf_score(True, 1), leaf_score("42183017", "42283017")
+    (1.0, 0.0, 0.875)
+    >>> leaf_score("STRASSE", "Straße")   # case-folded: ß is ss
+    1.0
     """
-    if prediction == reference and type(prediction) is type(reference):
+    a, b = normalise(str(prediction)), normalise(str(reference))
+    if a == b:
         return 1.0
-    if prediction is None or reference is None:
-        return 1.0 if prediction is reference else 0.0
-    if isinstance(prediction, bool) or isinstance(reference, bool):
-        return 1.0 if prediction is reference else 0.0
-    same_number = numbers_equal(prediction, reference)
-    if same_number is not None:
-        return 1.0 if same_number else 0.0
-    return anls(str(prediction), str(reference))
+    same = numbers_equal(prediction, reference)
+    if same is not None:
+        return 1.0 if same else 0.0
+    return similarity(a, b)
 
 
-def _assign(matrix: list[list[float]]) -> list[tuple[int, int]]:
-    """Index pairs maximising the total score; tiny lists by brute force (a scipy call costs more).
+def paper_leaf_score(prediction, reference) -> float:
+    """anls-star 1.0.1's leaf: ANLS of ``str()`` of both, lower-cased and whitespace-normalised.
 
-    >>> _assign([[0.9, 0.8], [0.85, 0.1]])
-    [(0, 1), (1, 0)]
+    >>> paper_leaf_score("1,000.50", 1000.5), paper_leaf_score("9.00", "9.60"), paper_leaf_score("STRASSE", "Straße")
+    (0.75, 0.75, 0.7142857142857143)
     """
-    rows, cols = len(matrix), len(matrix[0])
-    if rows == cols and all(matrix[i][i] == 1.0 for i in range(rows)):   # in order and perfect: optimal already
-        return [(i, i) for i in range(rows)]
-    if max(rows, cols) <= _BRUTE_FORCE_MAX:
-        if rows <= cols:
-            best = max(permutations(range(cols), rows), key=lambda cs: sum(matrix[i][c] for i, c in enumerate(cs)))
-            return list(enumerate(best))
-        best = max(permutations(range(rows), cols), key=lambda rs: sum(matrix[r][j] for j, r in enumerate(rs)))
-        return sorted((r, j) for j, r in enumerate(best))
-    import numpy as np
-    from scipy.optimize import linear_sum_assignment
-
-    r, c = linear_sum_assignment(np.asarray(matrix), maximize=True)
-    return list(zip(r.tolist(), c.tolist()))
+    return similarity(" ".join(str(prediction).lower().split()), " ".join(str(reference).lower().split()))
 
 
-def anls_star(prediction, reference, trace: Trace | None = None, path: str = "") -> float:
-    """ANLS* of any JSON values, in [0, 1].
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, (str, list, dict)) and not value)
 
-    Lists: items matched one-to-one for the best total, score = sum of matched / max(len), so a
-    missing and a hallucinated item both cost. Dicts: mean over the union of keys.
+
+def _size(value, weighting: str) -> int:
+    """Leaves under a value (a dict or list counts 1 under the key weighting).
+
+    >>> _size({"a": [1, 2], "b": None, "c": {}}, "leaf"), _size({"a": [1, 2]}, "key")
+    (3, 1)
+    """
+    if weighting == "key" or not isinstance(value, (dict, list)):
+        return 1
+    return sum(_size(v, weighting) for v in (value.values() if isinstance(value, dict) else value))
+
+
+class _Scorer:
+    """One comparison's settings; ``pair`` gives (sum of leaf scores, pairwise length, exact)."""
+
+    def __init__(self, weighting: str, leaf) -> None:
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown ANLS* weighting {weighting!r}; use one of {', '.join(WEIGHTINGS)}")
+        self.weighting, self.leaf = weighting, leaf
+
+    def node(self, total: float, length: int, exact: bool) -> tuple[float, int, bool]:
+        if self.weighting == "key":   # a dict or list is one leaf of its parent, scored by its mean
+            return (total / length if length else 1.0), 1, exact
+        return total, length, exact
+
+    def pair(self, pred, ref, trace: Trace | None, path: str) -> tuple[float, int, bool]:
+        if isinstance(ref, dict):
+            if isinstance(pred, dict):
+                total, length, exact = 0.0, 0, True
+                for _, s, n, same in self.keys(pred, ref, trace, path):
+                    total, length, exact = total + s, length + n, exact and same
+                return self.node(total, length, exact)
+        elif isinstance(ref, list):
+            if isinstance(pred, list):
+                return self.items(pred, ref, trace, path)
+        elif ref is None:
+            score = float(_empty(pred))
+            length = max(_size(pred, self.weighting), 1) if isinstance(pred, (dict, list)) else 1
+            if trace is not None:
+                trace.leaves.append((path, pred, ref, score))
+            return score, length, score == 1.0
+        elif pred is not None and not isinstance(pred, (dict, list)):
+            score = self.leaf(pred, ref)
+            if trace is not None:
+                trace.leaves.append((path, pred, ref, score))
+            return score, 1, pred == ref
+        # kinds differ (a dict against a string, a list against None): nothing matches
+        if trace is not None:
+            trace.leaves.append((path, pred, ref, 0.0))
+        return 0.0, max(_size(pred, self.weighting), _size(ref, self.weighting)), False
+
+    def keys(self, pred: dict, ref: dict, trace: Trace | None, path: str):
+        """(key, score sum, length, exact) per reference key, then per hallucinated key."""
+        for key, value in ref.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if key in pred:
+                yield (key, *self.pair(pred[key], value, trace, sub))
+                continue
+            score, length, _ = self.pair(None, value, None, sub)   # scored as None, traced as missing
+            if trace is not None and not _empty(value):
+                trace.missing.append(sub)
+            yield key, score, length, _empty(value)
+        for key, value in pred.items():
+            if key not in ref:
+                if trace is not None:
+                    trace.hallucinated.append(f"{path}.{key}" if path else str(key))
+                yield key, 0.0, max(_size(value, self.weighting), 1), False
+
+    def items(self, pred: list, ref: list, trace: Trace | None, path: str) -> tuple[float, int, bool]:
+        if same_json(pred, ref):         # equal lists: every item matches itself, nothing to trace
+            size = _size(ref, self.weighting)
+            return self.node(float(size), size, True)
+        pairs = equal_pairs(pred, ref)
+        if pairs is not None:            # every pair scores the most a pair can: this assignment is optimal
+            total = length = sum(_size(ref[i], self.weighting) for i, _ in pairs)
+            found, exact = pairs, len(pred) == len(ref)
+        else:                            # both lists hold items here (an empty one has equal pairs: none)
+            cells = [[self.pair(p, r, None, "") for p in pred] for r in ref]
+            means = [[s / n if n else 1.0 for s, n, _ in row] for row in cells]
+            # the assignment maximises the per-pair mean, an exact match nudged up to win ties (as the package)
+            pairs = assign([[math.nextafter(m, 2.0) if cell[2] else m for m, cell in zip(row, cells_row)]
+                            for row, cells_row in zip(means, cells)])
+            total, length = sum(cells[i][j][0] for i, j in pairs), sum(cells[i][j][1] for i, j in pairs)
+            found = [(i, j) for i, j in pairs if means[i][j] > 0]     # a pair at 0: a miss and an extra
+            exact = len(pred) == len(ref) and all(cells[i][j][2] for i, j in pairs)
+            if trace is not None:        # equal pairs hold nothing the taxonomy looks for: only these
+                for i, j in found:
+                    self.pair(pred[j], ref[i], trace, f"{path}[{i}]")
+        matched_ref, matched_pred = {i for i, _ in pairs}, {j for _, j in pairs}
+        length += sum(_size(r, self.weighting) for i, r in enumerate(ref) if i not in matched_ref)
+        length += sum(_size(p, self.weighting) for j, p in enumerate(pred) if j not in matched_pred)
+        if trace is not None:
+            found_ref, found_pred = {i for i, _ in found}, {j for _, j in found}
+            trace.missing.extend(f"{path}[{i}]" for i in range(len(ref)) if i not in found_ref)
+            trace.hallucinated.extend(f"{path}[+{j}]" for j in range(len(pred)) if j not in found_pred)
+        return self.node(float(total), length, exact)
+
+
+def anls_star(prediction, reference, trace: Trace | None = None, path: str = "", *, weighting: str = "leaf",
+              leaf=leaf_score) -> float:
+    """ANLS* of any JSON values, in [0, 1]: leaf scores over the pairwise length (1 when nothing to compare).
 
     >>> anls_star({"a": "x", "b": "y"}, {"a": "x", "b": "y"})
     1.0
-    >>> anls_star({"a": "x", "extra": 1}, {"a": "x", "b": "y"})   # union of 3 keys, 1 right
+    >>> anls_star({"a": "x", "extra": 1}, {"a": "x", "b": "y"})   # 3 leaves compared, 1 right
     0.3333333333333333
-    >>> anls_star(["b", "a"], ["a", "b", "c"])   # 2 matched of max(2, 3)
-    0.6666666666666666
-    >>> anls_star(["a", "zz"], ["a", "b"])       # "zz" matches nothing: a hallucinated and a missing item
-    0.5
-    >>> anls_star([], []), anls_star({}, {}), anls_star(None, None), anls_star([1], {"a": 1})
-    (1.0, 1.0, 1.0, 0.0)
+    >>> anls_star(["b", "a"], ["a", "b", "c"]), anls_star(["a", "zz"], ["a", "b"])
+    (0.6666666666666666, 0.5)
+    >>> ref = {"total": "9.00", "tax": "0.50", "menu": [{"nm": "Tea", "price": "2"}, {"nm": "Rice", "price": "7"}]}
+    >>> anls_star({"total": "9.00", "tax": "0.50"}, ref), anls_star({"total": "9.00", "tax": "0.50"}, ref, weighting="key")
+    (0.3333333333333333, 0.6666666666666666)
+    >>> anls_star({"a": None}, {"a": None, "b": None}), anls_star({"a": "x", "b": None}, {"a": "x"})
+    (1.0, 0.5)
+    >>> anls_star([], []), anls_star({}, {}), anls_star(None, None), anls_star([1], {"a": 1}), anls_star({"a": True}, {"a": 1})
+    (1.0, 1.0, 1.0, 0.0, 0.0)
     """
-    if type(prediction) is type(reference) and prediction == reference:
-        # equal values score 1 and leave nothing to trace (no missing, extra or wrong leaf); nested
-        # True == 1 is the one inequality this shortcut lets through
-        return 1.0
-    if isinstance(reference, dict) or isinstance(prediction, dict):
-        if not (isinstance(reference, dict) and isinstance(prediction, dict)):
-            if trace is not None:
-                trace.leaves.append((path, prediction, reference, 0.0))
-            return 0.0
-        keys = list(reference) + [k for k in prediction if k not in reference]
-        if not keys:
-            return 1.0
-        total = 0.0
-        for key in keys:
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in prediction:
-                if trace is not None:
-                    trace.missing.append(sub)
-            elif key not in reference:
-                if trace is not None:
-                    trace.hallucinated.append(sub)
-            else:
-                total += anls_star(prediction[key], reference[key], trace, sub)
-        return total / len(keys)
-    if isinstance(reference, list) or isinstance(prediction, list):
-        if not (isinstance(reference, list) and isinstance(prediction, list)):
-            if trace is not None:
-                trace.leaves.append((path, prediction, reference, 0.0))
-            return 0.0
-        if not reference and not prediction:
-            return 1.0
-        if not reference or not prediction:
-            if trace is not None:
-                (trace.missing if reference else trace.hallucinated).extend(
-                    f"{path}[{i}]" for i in range(len(reference or prediction)))
-            return 0.0
-        matrix = [[anls_star(p, r) for r in reference] for p in prediction]
-        pairs = [(i, j) for i, j in _assign(matrix) if matrix[i][j] > 0]
-        if trace is not None:
-            for i, j in pairs:    # walk matched pairs again, now recording what they hold
-                anls_star(prediction[i], reference[j], trace, f"{path}[{j}]")
-            matched_pred, matched_ref = {i for i, _ in pairs}, {j for _, j in pairs}
-            trace.missing.extend(f"{path}[{j}]" for j in range(len(reference)) if j not in matched_ref)
-            trace.hallucinated.extend(f"{path}[+{i}]" for i in range(len(prediction)) if i not in matched_pred)
-        return sum(matrix[i][j] for i, j in pairs) / max(len(prediction), len(reference))
-    score = leaf_score(prediction, reference)
-    if trace is not None:
-        trace.leaves.append((path, prediction, reference, score))
-    return score
+    total, length, _ = _Scorer(weighting, leaf).pair(prediction, reference, trace, path)
+    return total / length if length else 1.0
+
+
+def field_scores(prediction: dict, reference: dict, trace: Trace | None = None, *, weighting: str = "leaf",
+                 leaf=leaf_score) -> tuple[dict[str, float], float]:
+    """Per reference key its field's ANLS*, and the whole object's (what ``anls_star`` gives).
+
+    >>> field_scores({"a": "x", "b": ["p", "q"], "c": "extra"}, {"a": "x", "b": ["p", "r"]})
+    ({'a': 1.0, 'b': 0.5}, 0.5)
+    """
+    scorer = _Scorer(weighting, leaf)
+    fields: dict[str, float] = {}
+    total, length = 0.0, 0
+    for key, score, n, _ in scorer.keys(prediction, reference, trace, ""):
+        if key in reference:
+            fields[key] = score / n if n else 1.0
+        total, length = total + score, length + n
+    total, length, _ = scorer.node(total, length, True)
+    return fields, total / length if length else 1.0

@@ -37,9 +37,9 @@ class MineConfig:
 
 
 def item_score(score) -> float:
-    """The one number items are ranked by (ANLS*, else exact match, else 0)."""
+    """The one number items are ranked by (ANLS* of either weighting, else exact match, else 0)."""
     metrics = getattr(score, "metrics", None) or {}
-    value = metrics.get("anls_star", metrics.get("exact"))
+    value = metrics.get("anls_star", metrics.get("anls_star_key", metrics.get("exact")))
     return float(value) if value is not None else 0.0
 
 

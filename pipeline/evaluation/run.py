@@ -33,6 +33,7 @@ class EvalConfig:
     worst: int = 8
     mine: MineConfig | None = None
     mine_system: str | None = None
+    anls_star_weighting: str = "leaf"      # "key": per-key means, reported as anls_star_key
 
     def __post_init__(self) -> None:
         if not self.systems:
@@ -91,7 +92,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     tasks = load_tasks(cfg.extra_tasks)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     refs, predictions, endpoints = gather(cfg, tasks)
-    comparison = compare(refs.items, predictions, tasks)
+    comparison = compare(refs.items, predictions, tasks, weighting=cfg.anls_star_weighting)
     if not comparison.items:
         raise ConfigError(f"no reference item has a prediction from every system (items without one: "
                           f"{comparison.lacking}); check that the systems ran on the pages of {refs.source}")

@@ -9,12 +9,14 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline.evaluation.fields import Trace, anls_star
+from pipeline.evaluation.fields import WEIGHTINGS, Trace, field_scores
+from pipeline.evaluation.matching import same_json
 from pipeline.evaluation.parse import parse_output
 from pipeline.evaluation.taxonomy import TaxonomyConfig, failure_tags
 from pipeline.evaluation.text import edit_rates
 
 MARKDOWN_FIELD = "markdown"
+METRIC_NAMES = {"leaf": "anls_star", "key": "anls_star_key"}   # each weighting reported under its own name
 
 
 @dataclass
@@ -26,7 +28,7 @@ class ItemScore:
     exact_keys: bool                   # the salvaged object's top-level keys are the reference's
     predicted: dict | None             # the first complete top-level JSON object, or None
     fields: dict[str, float] = field(default_factory=dict)    # reference top-level field -> ANLS*
-    metrics: dict[str, float] = field(default_factory=dict)   # anls_star, exact, and cer/ned for markdown
+    metrics: dict[str, float] = field(default_factory=dict)   # anls_star (or _key), exact, cer/ned for markdown
     failures: list[str] = field(default_factory=list)         # taxonomy tags
 
 
@@ -59,35 +61,30 @@ def schema_valid(obj: dict | None, schema: type[BaseModel] | dict | None) -> boo
 
 def score_item(item_id: str, prediction: str, reference: dict, *, schema: type[BaseModel] | dict | None = None,
                prompt: str | None = None, page_text: str | None = None,
-               config: TaxonomyConfig | None = None) -> ItemScore:
+               config: TaxonomyConfig | None = None, weighting: str = "leaf") -> ItemScore:
     """Contract, content and failure tags of one raw prediction.
+
+    ``weighting``: "leaf" (the ANLS* paper's, metric ``anls_star``) or "key" (every top-level key,
+    and every list item, weighs the same: ``anls_star_key``); see ``fields``.
 
     >>> s = score_item("p1", 'Here: {"total": "1,000.50", "date": "25/12/2018"} Thanks', {"total": "1000.5", "date": "25/12/2013"})
     >>> s.strict_json, s.salvaged, s.exact_keys, s.fields, s.metrics, s.failures
     (False, True, True, {'total': 1.0, 'date': 0.9}, {'anls_star': 0.95, 'exact': 0.0}, ['run_on', 'digit_flip'])
+    >>> ref = {"total": "9.00", "menu": [{"nm": "Tea", "price": "2"}, {"nm": "Rice", "price": "7"}]}
+    >>> score_item("p2", '{"total": "9.00"}', ref).metrics, score_item("p2", '{"total": "9.00"}', ref, weighting="key").metrics
+    ({'anls_star': 0.2, 'exact': 0.0}, {'anls_star_key': 0.5, 'exact': 0.0})
     """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown ANLS* weighting {weighting!r}; use one of {', '.join(WEIGHTINGS)}")
     config = config or TaxonomyConfig()
     parsed = parse_output(prediction)
     obj = parsed.obj
     trace = Trace() if obj is not None else None
-    if obj is None:
-        fields = {key: 0.0 for key in reference}
-        whole = 0.0
+    if obj is None:     # no object: nothing matches (the paper scores a non-dict answer 0 against a dict)
+        fields, whole = {key: 0.0 for key in reference}, 0.0
     else:
-        fields = {}
-        for key, value in reference.items():
-            sub = Trace()
-            fields[key] = anls_star(obj[key], value, sub, key) if key in obj else 0.0
-            if key not in obj:
-                trace.missing.append(key)
-            trace.leaves += sub.leaves
-            trace.missing += sub.missing
-            trace.hallucinated += sub.hallucinated
-        extra = [key for key in obj if key not in reference]
-        trace.hallucinated += extra
-        keys = len(reference) + len(extra)
-        whole = sum(fields.values()) / keys if keys else 1.0
-    metrics = {"anls_star": whole, "exact": float(obj == reference)}
+        fields, whole = field_scores(obj, reference, trace, weighting=weighting)
+    metrics = {METRIC_NAMES[weighting]: whole, "exact": float(obj is not None and same_json(obj, reference))}
     ref_md = reference.get(MARKDOWN_FIELD)
     if isinstance(ref_md, str):
         pred_md = obj.get(MARKDOWN_FIELD) if obj is not None else None

@@ -97,8 +97,8 @@ class Comparison:
 
 
 def compare(items: list[EvalItem], predictions: dict[str, dict[str, str]], tasks: dict[str, Task],
-            scoring_config=None) -> Comparison:
-    """Score every system on the items all of them answered."""
+            scoring_config=None, weighting: str = "leaf") -> Comparison:
+    """Score every system on the items all of them answered (ANLS* ``weighting``: see ``score_item``)."""
     from pipeline.evaluation import aggregate, score_item   # the metrics library (its own module)
 
     lacking = {name: sum(1 for item in items if item.id not in preds) for name, preds in predictions.items()}
@@ -108,7 +108,8 @@ def compare(items: list[EvalItem], predictions: dict[str, dict[str, str]], tasks
         scores[name] = [score_item(item.id, preds[item.id], item.reference,
                                    # the Pydantic model the labels were validated with, not its JSON Schema
                                    schema=tasks[item.task].model if item.task in tasks else None,
-                                   prompt=item.prompt, config=scoring_config) for item in common]
+                                   prompt=item.prompt, config=scoring_config, weighting=weighting)
+                        for item in common]
     summaries = {name: aggregate(system_scores) for name, system_scores in scores.items()}
     by_task: dict[str, dict[str, dict]] = {}
     task_names = Counter(item.task or "unknown" for item in common)

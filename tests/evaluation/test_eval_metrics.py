@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import BaseModel
 
@@ -13,7 +15,7 @@ from pipeline.evaluation import (aggregate, anls, anls_star, cord_scores, edit_r
     ("abcdefghij", "abcdefghij", 1.0),
     ("abcdefghiX", "abcdefghij", 0.9),                    # 1/10
     ("abcdeXXXXj", "abcdefghij", 0.6),                    # 4/10 = 0.4 < 0.5
-    ("abcdXXXXXj", "abcdefghij", 0.0),                    # 5/10 = 0.5: at the threshold -> 0
+    ("abcdXXXXXj", "abcdefghij", 0.5),                    # 5/10 = 0.5: at the threshold, kept (RRC, anls-star)
     ("abcXXXXXXj", "abcdefghij", 0.0),                    # 6/10 above
     ("ABCDEFGHIJ ", " abcdefghij", 1.0),                  # case and whitespace ignored
     ("Total   due", "total due", 1.0),
@@ -25,9 +27,47 @@ def test_anls_at_and_around_threshold(pred, ref, expected):
 @pytest.mark.parametrize("text, value", [
     ("1,000.50", 1000.5), ("RM9.00", 9.0), ("$ 1,234,567.8", 1234567.8), ("1.234.567,89", 1234567.89),
     ("-12.5", -12.5), ("€3", 3.0), ("12/05", None), ("INV-001", None),
+    # issue M: grouping read as grouping, whatever the path; malformed groupings and identifiers are text
+    ("1,234,567", 1234567.0), ("12,34,567", 1234567.0), ("1.234", 1234.0), ("€1.234", 1234.0),
+    ("11.01.2019", None), ("1.2.3", None), ("04080176", None), ("42183017", None),
+    ("MYR 5.00", 5.0), ("PLN 5", 5.0), ("SGD 5", 5.0), ("S$5", 5.0),
+    ("AED 5", 5.0), ("SAR 5", 5.0), ("EGP 5", 5.0), ("MAD 5", 5.0), ("KWD 5", 5.0), ("QAR 5", 5.0), ("JOD 5", 5.0),
+    ("5 د.إ", 5.0), ("5 ر.س", 5.0), ("5 ج.م", 5.0), ("5 د.م.", 5.0), ("5 د.ك", 5.0), ("5 ر.ق", 5.0), ("5 د.أ", 5.0),
+    ("٥٫٢٥ ﷼", 5.25), ("١٬٢٣٤٫٥", 1234.5), ("KWD 1.250", 1.25),
 ])
 def test_parse_number(text, value):
     assert parse_number(text) == value
+
+
+@pytest.mark.parametrize("pred, ref, expected", [
+    ("1,234,567", "1234567", 1.0), ("1,234,567", 1234.567, 0.0),     # was 0 and 1 (issue M.1)
+    ("25.12.2018", "25.12.2013", 0.9), ("25/12/2018", "25/12/2013", 0.9),   # dotted dates are text (M.3)
+    ("04080176", "4080176", 0.875), ("42183017", "42283017", 0.875),        # identifiers are text (M.4)
+    ("1.234", 1.234, 1.0),                                                   # the same text is always the same
+])
+def test_leaf_scores_of_amounts_dates_and_identifiers(pred, ref, expected):
+    assert anls_star({"a": pred}, {"a": ref}) == pytest.approx(expected)
+
+
+def test_boolean_is_not_one_at_any_depth():
+    assert anls_star({"a": True}, {"a": 1}) == 0.0 and anls_star([{"a": True}], [{"a": 1}]) == 0.0   # issue M.6
+    assert anls_star({"a": True}, {"a": True}) == 1.0 and anls_star({"a": 1.0}, {"a": 1}) == 1.0
+    assert score_item("b", '{"a": true}', {"a": 1}).metrics == {"anls_star": 0.0, "exact": 0.0}
+
+
+def test_weighting_leaf_is_the_papers_and_key_is_named_apart():
+    """Issue M.7's worked cases: a CORD-style receipt without its 6-leaf menu, an invoice without line_items."""
+    menu = [{"nm": "Nasi Lemak", "cnt": "1", "price": "9.00"}, {"nm": "Teh Tarik", "cnt": "2", "price": "5.00"}]
+    receipt = {"menu": menu, "sub_total": {"subtotal_price": "14.00"}, "total": {"total_price": "14.84", "cash": "20"}}
+    assert anls_star({k: v for k, v in receipt.items() if k != "menu"}, receipt) == pytest.approx(3 / 9)
+    assert anls_star({k: v for k, v in receipt.items() if k != "menu"}, receipt, weighting="key") == pytest.approx(2 / 3)
+    invoice = {"number": "INV-7", "date": "2024-01-31", "seller": "ACME", "buyer": "Beta", "total": "10.00",
+               "line_items": [{"desc": "Bolt", "qty": "2"}, {"desc": "Nut", "qty": "2"}]}
+    no_items = json.dumps({k: v for k, v in invoice.items() if k != "line_items"})
+    assert score_item("i", no_items, invoice).metrics["anls_star"] == pytest.approx(5 / 9)
+    assert score_item("i", no_items, invoice, weighting="key").metrics["anls_star_key"] == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match="weighting"):
+        score_item("i", no_items, invoice, weighting="mean")
 
 
 def test_anls_star_list_with_missing_and_hallucinated_item():
