@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from conftest import CORPUS
+from tests.conftest import CORPUS
 from pipeline.evaluation import anls, anls_star, edit_rates, field_scores, numbers_equal
 from pipeline.evaluation.fields import leaf_score, paper_leaf_score
 
