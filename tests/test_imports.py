@@ -135,7 +135,7 @@ sys.modules["httpx"] = None      # what a base install has: "import httpx" raise
 from PIL import Image
 from pipeline.tasks import resolve_tasks
 from pipeline.teachers import PageInput, ReplyStatus, TeacherSettings, make_teacher
-from tests.provider_stub import ProviderStub
+from tests.support.provider_stub import ProviderStub
 
 buffer = io.BytesIO()
 Image.new("RGB", (4, 3), (9, 9, 9)).save(buffer, format="PNG")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipeline import evaluate
-from tests.eval_fixtures import receipt, write_predictions
+from tests.support.eval_fixtures import receipt, write_predictions
 
 
 def _scores(tmp_path, capsys, *extra) -> dict:
