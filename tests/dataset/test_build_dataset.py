@@ -191,6 +191,7 @@ def test_no_document_in_two_splits_on_the_corpus(corpus_pdfs, corpus_manifest, t
     assert summary["leakage"]["near_duplicate_pairs_across_splits"] == 0
 
 
+@pytest.mark.slow
 def test_llamafactory_rejects_a_typo_before_anything_is_written(tmp_path):
     pytest.importorskip("llamafactory", reason="install the train extra: pip install -e '.[train]'")
     make_pdf(tmp_path / "in" / "a.pdf", text="alpha")

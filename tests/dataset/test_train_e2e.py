@@ -43,6 +43,7 @@ def run(cmd: list[str], cwd: Path, log: Path) -> None:
     assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}:\n{log.read_text()[-6000:]}"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_distill_build_train_predict(tmp_path):
     model = build_tiny_gemma3(tmp_path / "tiny-gemma3")

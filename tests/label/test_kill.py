@@ -34,7 +34,8 @@ def labels(run_dir) -> dict:
     return {(d, p, t): (o, json.loads(l) if l else None) for d, p, t, o, l in rows}
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.slow
+@pytest.mark.timeout(600)   # ~12 process starts: minutes on a loaded machine, not seconds
 def test_kill_9_at_random_moments_then_rerun(tmp_path):
     make_pdf(tmp_path / "in" / "book.pdf", pages=PAGES)
     env = {**os.environ, "GEMINI_API_KEY": KEY}

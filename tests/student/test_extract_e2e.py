@@ -62,6 +62,7 @@ def wait_until_serving(url: str, proc: subprocess.Popen, log: Path, limit_s: flo
     raise AssertionError(f"llamafactory-cli api did not answer within {limit_s}s:\n{log.read_text()[-6000:]}")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_extract_with_the_real_llamafactory_api(tmp_path):
     model = build_tiny_gemma3(tmp_path / "tiny-gemma3")
