@@ -48,14 +48,15 @@ class PageSources:
                                                 tuple(paths))
         return self._docs[doc_id]
 
-    def page_text(self, page: PageRecord) -> str | None:
+    def page_text(self, page: PageRecord, ordered: bool = True) -> str | None:
         doc = self.document(page.doc_id)
-        return self.texts.text(page.doc_id, doc.path, doc.passwords, page.page_index)
+        return self.texts.text(page.doc_id, doc.path, doc.passwords, page.page_index, ordered)
 
     def page_input(self, page: PageRecord, with_anchor: bool) -> tuple[PageInput, str | None]:
-        """The teacher's input for one page, and the page's text layer (for the answer checks)."""
+        """The teacher's input for one page, and the page's text layer (for the answer checks: in
+        reading order only when it also anchors the prompt)."""
         doc = self.document(page.doc_id)
-        text = self.page_text(page)
+        text = self.page_text(page, ordered=with_anchor)
         image = (self.run_cfg.run_dir / page.image_path).read_bytes()
         mime = MIME_TYPES[page.image_path.rsplit(".", 1)[-1].lower()]
         return PageInput(page.doc_id, page.page_index, image, mime, source=doc.path, passwords=doc.passwords,

@@ -12,7 +12,7 @@ from pipeline.tasks import Task
 from pipeline.teachers.base import PageInput, Reply, ReplyStatus, Teacher, TeacherConfigError, register
 from pipeline.teachers.textlayer.content import content_label
 from pipeline.teachers.textlayer.metadata import metadata_label
-from pipeline.teachers.textlayer.page import read_page
+from pipeline.teachers.textlayer.page import band_lines, read_page
 from pipeline.teachers.textlayer.parts import PageFacts
 
 SUPPORTED_TASKS = ("content", "metadata")
@@ -33,6 +33,7 @@ class TextLayerTeacher(Teacher):
         self._doc_id: str | None = None
         self._facts_key: tuple | None = None
         self._facts: PageFacts | None = None
+        self._bands: dict[int, set[str]] = {}   # page index -> band_lines, for the open document
 
     def check_tasks(self, tasks: list[Task]) -> None:
         for task in tasks:
@@ -73,8 +74,16 @@ class TextLayerTeacher(Teacher):
         doc = self._document(page.doc_id, Path(page.source), page.passwords)
         if not 0 <= page.page_index < doc.page_count:
             raise ValueError(f"page {page.page_index} is out of range (the PDF has {doc.page_count} pages)")
-        others = tuple(doc.load_page(i) for i in (page.page_index - 1, page.page_index + 1) if 0 <= i < doc.page_count)
-        self._facts = read_page(doc.load_page(page.page_index), others)
+        # Each page's bands are read once, not once per neighbour (pages come in document order).
+        running: set[str] = set()
+        for i in (page.page_index - 1, page.page_index + 1):
+            if 0 <= i < doc.page_count:
+                if i not in self._bands:
+                    self._bands[i] = band_lines(doc.load_page(i))
+                running |= self._bands[i]
+        for i in [i for i in self._bands if i < page.page_index - 1]:  # behind us: not needed again
+            del self._bands[i]
+        self._facts = read_page(doc.load_page(page.page_index), running=running)
         self._facts_key = key
         return self._facts
 
@@ -94,3 +103,4 @@ class TextLayerTeacher(Teacher):
             self._doc.close()
         self._doc = self._doc_id = None
         self._facts = self._facts_key = None
+        self._bands = {}
