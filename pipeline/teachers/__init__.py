@@ -11,6 +11,7 @@ from pipeline.teachers.base import (RETRYABLE, TEACHERS, PageInput, Reply, Reply
 
 _MODULES = {
     "textlayer": "pipeline.teachers.textlayer",
+    "tesseract": "pipeline.teachers.tesseract",
     "gemini": "pipeline.teachers.gemini",
     "openai": "pipeline.teachers.openai_chat",
     "openai-compatible": "pipeline.teachers.openai_chat",
