@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pymupdf
 
+from pipeline.render.discover import document_kind
 from pipeline.render.pdfio import PdfOpenError, open_pdf
 from pipeline.tasks import Task
 from pipeline.teachers.base import PageInput, Reply, ReplyStatus, Teacher, TeacherConfigError, register
 from pipeline.teachers.textlayer.content import content_label
 from pipeline.teachers.textlayer.metadata import metadata_label
+from pipeline.teachers.textlayer.ocr_fallback import OcrFallback
 from pipeline.teachers.textlayer.page import band_lines, read_page
 from pipeline.teachers.textlayer.parts import PageFacts
 
@@ -20,15 +22,19 @@ SUPPORTED_TASKS = ("content", "metadata")
 
 @register
 class TextLayerTeacher(Teacher):
-    """Labels content and metadata from the PDF's own text layer; no network, no key."""
+    """Labels content and metadata from the PDF's own text layer (OCR for pages without one, see
+    ``ocr_fallback``); no network, no key."""
 
     name = "textlayer"
     default_model = "pymupdf-textlayer-1"   # version of these extraction rules: part of each label's identity
     api_key_env = ()
     is_cloud = False
+    priced = False          # no tokens, no cost
+    thread_safe = False     # MuPDF documents are not shared across threads; CPU-bound anyway
 
     def __init__(self, settings):
         super().__init__(settings)
+        self.ocr = OcrFallback(settings.ocr_fallback, settings.ocr_lang)
         self._doc: pymupdf.Document | None = None
         self._doc_id: str | None = None
         self._facts_key: tuple | None = None
@@ -42,10 +48,15 @@ class TextLayerTeacher(Teacher):
                                          f"use an API teacher for task {task.name}")
 
     def generation_params(self) -> dict:
-        return {}  # no sampling: the answer depends only on the PDF and the rules' version (the model name)
+        # No sampling: the answer depends only on the PDF, the rules' version (the model name) and
+        # the OCR used for pages without a text layer, if any.
+        return self.ocr.params()
 
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         self.check_tasks([task])
+        kind = document_kind(Path(page.source).name) if page.source is not None else "pdf"
+        if kind != "pdf":
+            return self.ocr.reply(page, task, f"an image document ({kind}) has no text layer")
         try:
             facts = self._page_facts(page)
         except Exception as exc:  # noqa: BLE001 - a per-page failure must come back as a Reply
@@ -53,7 +64,7 @@ class TextLayerTeacher(Teacher):
             # label stage records the page as failed with this reason and the run goes on.
             return Reply(status=ReplyStatus.SERVER_ERROR, detail=f"text layer cannot be read: {exc}")
         if facts.no_text:
-            return Reply(status=ReplyStatus.NO_TEXT_LAYER, detail=facts.no_text)
+            return self.ocr.reply(page, task, facts.no_text)
         try:
             if task.name == "content":
                 label = content_label(facts)
