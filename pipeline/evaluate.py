@@ -6,7 +6,8 @@ common items -> report (report.md, report.html, PNGs) -> optional failure mining
 
   --predictions FILE              LLaMA-Factory generated_predictions.jsonl (alone, its labels are the references)
   --endpoint URL --model NAME     a live OpenAI-compatible server (llamafactory-cli api, vLLM)
-  --system NAME=predictions:FILE | NAME=endpoint:URL#MODEL | NAME=run:RUN_DIR[#TEACHER]   (repeatable)
+  --system NAME=predictions:FILE | NAME=endpoint:URL#MODEL | NAME=run:RUN_DIR[#TEACHER]
+           | NAME=tesseract[:LANGS]   (repeatable; tesseract: traditional OCR on the reference pages)
 
 Exit codes: 0 done, 2 bad configuration (missing file, unknown --system syntax, misaligned
 predictions), 3 the endpoint refused us (API key, model name).
@@ -22,6 +23,7 @@ from pathlib import Path
 from pipeline.errors import ConfigError, EndpointError, StoreError, TaskError
 from pipeline.evaluation.endpoint import EndpointConfig
 from pipeline.evaluation.mine import MineConfig
+from pipeline.evaluation.normalize import DEFAULT_NORMALIZATION, NORMALIZATIONS
 from pipeline.evaluation.run import EvalConfig, evaluate
 from pipeline.evaluation.systems import SystemSpec, parse_system
 
@@ -30,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="systems (scored on the same items):\n"
-                                            + "\n".join(__doc__.splitlines()[6:10]))
+                                            + "\n".join(__doc__.splitlines()[6:11]))
     parser.add_argument("--references", type=Path, help="DATASET_DIR/<name>_val.json or a .jsonl of {id, image, "
                                                         "reference, task}")
     parser.add_argument("--predictions", type=Path, help="generated_predictions.jsonl (system 'student')")
@@ -39,12 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="the model name the endpoint serves")
     parser.add_argument("--system", dest="systems", action="append", default=[], metavar="NAME=KIND:ARG",
                         help="another system (repeatable): NAME=predictions:FILE, NAME=endpoint:URL#MODEL, "
-                             "NAME=run:RUN_DIR[#TEACHER]")
+                             "NAME=run:RUN_DIR[#TEACHER], NAME=tesseract[:LANGS] (traditional OCR, e.g. ocr=tesseract)")
     parser.add_argument("--task", dest="tasks", action="append", default=[], help="a custom task.yaml (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the report, results and endpoint cache")
     parser.add_argument("--json", action="store_true", help="print every metric as one JSON object")
     parser.add_argument("--no-report", action="store_true", help="scores only: no report files")
     parser.add_argument("--worst", type=int, default=8, help="worst items shown per system (default 8)")
+    parser.add_argument("--normalize", choices=NORMALIZATIONS, default=DEFAULT_NORMALIZATION,
+                        help="text normalisation for CER/NED/WER and ANLS* (raw scores are kept beside): none, "
+                             "basic (NFKC, bidi marks, digits to ASCII, tatweel, white space), arabic (basic + "
+                             f"harakat removed, alef/yeh/teh marbuta unified); default {DEFAULT_NORMALIZATION}")
+    parser.add_argument("--ocr-lang", default="ara+eng", help="Tesseract languages for NAME=tesseract systems "
+                                                              "(default ara+eng)")
     group = parser.add_argument_group("endpoint")
     group.add_argument("--guided", action="store_true", help="schema-constrained decoding (json_schema + vLLM "
                                                              "structured_outputs)")
@@ -82,7 +90,7 @@ def to_config(args: argparse.Namespace) -> EvalConfig:
                               max_tokens=args.max_tokens, timeout_s=args.timeout, max_attempts=args.max_attempts)
     mining = MineConfig(args.mine, args.mine_name, args.top_n, args.oversample, args.pass_score) if args.mine else None
     return EvalConfig(args.out, tuple(systems), args.references, tuple(args.tasks), endpoint, not args.no_report,
-                      args.worst, mining, args.mine_system)
+                      args.worst, mining, args.mine_system, args.normalize, args.ocr_lang)
 
 
 def format_summary(result: dict) -> str:

@@ -5,6 +5,8 @@ A system is ``NAME=KIND:ARG`` on the command line:
 - ``base=predictions:FILE``: LLaMA-Factory's generated_predictions.jsonl (aligned by line order)
 - ``finetuned=endpoint:URL#MODEL``: a live OpenAI-compatible server (llamafactory-cli api, vLLM)
 - ``teacher=run:RUN_DIR`` (or ``run:RUN_DIR#TEACHER``): labels stored in a docdistill run folder
+- ``ocr=tesseract`` (or ``tesseract:LANGS``, e.g. ``tesseract:ara+eng``): traditional OCR run on the
+  reference pages' images (``pipeline.evaluation.ocr_baseline``)
 
 Every system is scored on the items all of them answered (the intersection of ids); what each one
 lacked is counted, never silently dropped.
@@ -22,9 +24,9 @@ from pipeline.evaluation.inputs import EvalItem, page_key
 from pipeline.store import RunStore, StoreError
 from pipeline.tasks import Task
 
-SYSTEM_KINDS = ("predictions", "endpoint", "run")
-SYNTAX_HINT = ("use NAME=predictions:FILE, NAME=endpoint:URL#MODEL or NAME=run:RUN_DIR[#TEACHER], "
-               "e.g. --system finetuned=endpoint:http://localhost:8000/v1#student")
+SYSTEM_KINDS = ("predictions", "endpoint", "run", "tesseract")
+SYNTAX_HINT = ("use NAME=predictions:FILE, NAME=endpoint:URL#MODEL, NAME=run:RUN_DIR[#TEACHER] or "
+               "NAME=tesseract[:LANGS], e.g. --system finetuned=endpoint:http://localhost:8000/v1#student")
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,13 @@ def parse_system(text: str) -> SystemSpec:
     SystemSpec(name='finetuned', kind='endpoint', target='http://localhost:8000/v1', detail='student')
     >>> parse_system("teacher=run:runs/demo").target
     'runs/demo'
+    >>> parse_system("ocr=tesseract"), parse_system("ocr=tesseract:ara").target
+    (SystemSpec(name='ocr', kind='tesseract', target='', detail=''), 'ara')
     """
     name, eq, rest = text.partition("=")
     kind, colon, target = rest.partition(":")
+    if eq and name.strip() and kind == "tesseract":   # no target: the languages are optional
+        return SystemSpec(name.strip(), kind, target)
     if not eq or not colon or not name.strip() or not target:
         raise ConfigError(f"--system {text!r} is not understood; {SYNTAX_HINT}")
     if kind not in SYSTEM_KINDS:
@@ -92,8 +98,8 @@ class Comparison:
 
 
 def compare(items: list[EvalItem], predictions: dict[str, dict[str, str]], tasks: dict[str, Task],
-            scoring_config=None) -> Comparison:
-    """Score every system on the items all of them answered."""
+            scoring_config=None, normalization: str = "none") -> Comparison:
+    """Score every system on the items all of them answered (raw, and under ``normalization``)."""
     from pipeline.evaluation import aggregate, score_item   # the metrics library (its own module)
 
     lacking = {name: sum(1 for item in items if item.id not in preds) for name, preds in predictions.items()}
@@ -103,7 +109,8 @@ def compare(items: list[EvalItem], predictions: dict[str, dict[str, str]], tasks
         scores[name] = [score_item(item.id, preds[item.id], item.reference,
                                    # the Pydantic model the labels were validated with, not its JSON Schema
                                    schema=tasks[item.task].model if item.task in tasks else None,
-                                   prompt=item.prompt, config=scoring_config) for item in common]
+                                   prompt=item.prompt, config=scoring_config, normalization=normalization)
+                         for item in common]
     summaries = {name: aggregate(system_scores) for name, system_scores in scores.items()}
     by_task: dict[str, dict[str, dict]] = {}
     task_names = Counter(item.task or "unknown" for item in common)
