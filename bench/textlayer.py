@@ -4,7 +4,8 @@
 
 Inputs: PDF_DIR (default ../shared/corpus/pdfs with its MANIFEST passwords), the generated 352-page
 book of bench/render.py and, with --large, a 3,000-page set (ten generated books). Each input is
-rendered once (not timed); then ``label_pages`` with ``--teacher textlayer`` (content + metadata)
+rendered once (not timed); then ``label_pages`` with ``--teacher textlayer --ocr-fallback never``
+(content + metadata: the text layer alone, so both trees label the same way)
 runs in a fresh process on a copy of the run folder with no labels, once with this tree's code and
 once with REV's (``git archive REV pipeline prompts``, default the commit before the speedups), alternating,
 ``--repeat`` times; the median is reported, in wall seconds and in the process's CPU seconds (on a
@@ -45,7 +46,10 @@ def worker(run_dir: Path, pdf_dir: Path, passwords_file: Path | None) -> None:
 
     by_name = json.loads(passwords_file.read_text()) if passwords_file else {}
     cfg = RenderRunConfig(pdf_dir=pdf_dir, run_dir=run_dir, passwords_by_name=by_name)
-    teacher = make_teacher("textlayer", TeacherSettings())
+    # The text layer alone, as before the OCR fallback existed (older trees have no such setting).
+    settings = TeacherSettings(ocr_fallback="never") if hasattr(TeacherSettings(), "ocr_fallback") \
+        else TeacherSettings()
+    teacher = make_teacher("textlayer", settings)
     label_cfg = LabelConfig(tasks=tuple(resolve_tasks(["content", "metadata"])))
     with RunStore(run_dir) as store:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -150,7 +154,8 @@ def main() -> None:
     manifest = args.pdf_dir / "MANIFEST.json"
     passwords = ({e["file"]: e["password"] for e in json.loads(manifest.read_text()) if e["password"]}
                  if manifest.is_file() else {})
-    report = {"baseline": None if args.no_baseline else args.baseline, "repeat": args.repeat, "inputs": []}
+    report = {"baseline": None if args.no_baseline else args.baseline, "repeat": args.repeat, "inputs": [],
+              "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         baseline = None if args.no_baseline else baseline_tree(args.baseline, tmp)
@@ -169,6 +174,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
         return
+    print(f"{report['cpus']} CPUs, load average {report['load_before']:.1f} before the runs")
     for item in report["inputs"]:
         print(f"input {item['input']}  ({item['labels']} labels, median of {args.repeat}; labels identical: "
               f"{item['labels_identical']})")
