@@ -149,6 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     BASELINE_REV = args.baseline
     sys.path.insert(0, str(REPO / "bench"))
+    import pymupdf
     from render import make_book
 
     manifest = args.pdf_dir / "MANIFEST.json"
@@ -167,7 +168,11 @@ def main() -> None:
             large = tmp / "large"
             large.mkdir()
             for k in range(10):
-                make_book(large / f"book{k}.pdf", pages=300 + k)   # distinct content: distinct documents
+                make_book(tmp / "one.pdf", pages=300 + k)
+                with pymupdf.open(tmp / "one.pdf") as doc:   # every page of every book distinct
+                    for page in doc:
+                        page.insert_text((400, 815), f"Volume {k + 1}", fontsize=9)
+                    doc.save(large / f"book{k}.pdf")
             inputs.append(("3,000-page set (10 books)", large, {}))
         for label, folder, pw in inputs:
             report["inputs"].append(measure(label, folder, pw, baseline, args.repeat, tmp))
