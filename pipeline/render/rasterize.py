@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pymupdf
+from PIL import Image
 
 from pipeline.render import imaging
 from pipeline.render.config import RenderConfig
@@ -156,8 +157,6 @@ def render_one(doc: pymupdf.Document, job: RenderJob, page_index: int) -> PageRe
 
 def render_image_job(job: RenderJob) -> list[PageRecord]:
     """Worker entry point for an image document: its frames, upright, at the render size, never enlarged."""
-    from PIL import Image
-
     try:
         open_image(job.source, job.max_image_pixels)   # the file may have changed since it was planned
         im = Image.open(job.source)
