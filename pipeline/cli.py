@@ -9,7 +9,7 @@ which one ran (README: "Exit codes"):
        (rate_limited, server_error, timeout, connection_error), a --max-cost stop, batch jobs
        not yet collected, endpoint answers that failed transiently
   2    bad configuration or input: fix the command or the input. Found before any work (a bad
-       flag value, a missing key, --out a file or not writable, no PDFs found), or the run
+       flag value, a missing key, --out a file or not writable, no documents found), or the run
        had nothing usable to show (no page could be rendered, no valid label, nothing to build)
   3    stopped: an error no retry fixes (the provider rejected the key or the model, a dead
        endpoint, a store that cannot be written); everything stored before it is kept

@@ -5,7 +5,7 @@ summary (or one JSON object with ``--json``). Only this module turns exceptions 
 and exit codes (``pipeline.cli``, the same for every command): 0 done (skipped files and failed
 pages are outcomes, not errors), 1 work left that a rerun continues (transient failures, a
 --max-cost stop, batch jobs to collect), 2 bad configuration or input (nothing was started, or
-nothing usable came of it: no PDFs found, no page rendered, no usable label), 3 stopped (the
+nothing usable came of it: no documents found, no page rendered, no usable label), 3 stopped (the
 teacher refused us, the store cannot be written; everything before is kept), 130 Ctrl-C.
 """
 
@@ -25,7 +25,7 @@ from pipeline.render.config import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PIXELS, ENH
 from pipeline.label.cost import load_prices
 from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
-from pipeline.render.discover import iter_inputs
+from pipeline.render.discover import DOCUMENT_KINDS, Selection, iter_inputs
 from pipeline.render.pdfio import load_passwords_file
 from pipeline.render.stage import render_folder
 from pipeline.shard import Shard
@@ -38,7 +38,9 @@ from pipeline.label.tracking import log_run, require_wandb
 
 def build_parser() -> argparse.ArgumentParser:
     parser = make_parser("python -m pipeline.distill", __doc__)
-    parser.add_argument("pdf_dir", type=Path, help="folder searched recursively for *.pdf (any case)")
+    parser.add_argument("pdf_dir", type=Path, help="folder searched recursively for documents: *.pdf and image "
+                                                   "scans *.tif/*.tiff (a page per frame), *.png, *.jpg/*.jpeg, "
+                                                   "*.webp (any case)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (created; resumable)")
     parser.add_argument("--render-only", action="store_true", help="render pages, do not label them")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
@@ -49,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--passwords", type=Path, help="JSON/YAML map of file name -> password")
     group.add_argument("--follow-symlinks", action="store_true",
                        help="read link targets, even outside PDF_DIR (default: links are skipped:symlink, unread)")
+    group.add_argument("--include", action="append", default=[], metavar="GLOB",
+                       help="only inputs matching a glob (repeatable): without '/', the file name at any depth "
+                            "('*.tif'); with '/', the path under PDF_DIR ('2024/*')")
+    group.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                       help="leave out inputs matching a glob (repeatable; wins over --include)")
     group = parser.add_argument_group("rendering")
     group.add_argument("--longest-side", type=int, default=DEFAULT_LONGEST_SIDE,
                        help=f"target longest side in px (default {DEFAULT_LONGEST_SIDE})")
@@ -65,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--workers", type=int, default=1, help="render processes (default 1)")
     group = parser.add_argument_group("labelling")
     group.add_argument("--teacher", choices=TEACHER_NAMES, default=DEFAULT_TEACHER,
-                       help=f"who labels the pages (default {DEFAULT_TEACHER}: offline, from the PDF's text layer)")
+                       help=f"who labels the pages (default {DEFAULT_TEACHER}: offline, from the PDF's text layer; "
+                            "tesseract: offline OCR)")
     group.add_argument("--task", dest="tasks", action="append",
                        help=f"a built-in task ({', '.join(builtin_task_names())}) or the path to a task.yaml "
                             f"(repeatable; default {' + '.join(DEFAULT_TASKS)})")
@@ -79,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--image-detail", choices=("low", "high", "auto"), default="high", help="OpenAI image detail")
     group.add_argument("--json-mode", choices=("schema", "object", "none"), default="schema",
                        help="openai-compatible: JSON-schema output, plain JSON mode, or none (server support varies)")
+    group.add_argument("--ocr-lang", default="ara+eng", metavar="LANGS",
+                       help="Tesseract languages for --teacher tesseract and the OCR fallback (default ara+eng)")
+    group.add_argument("--ocr-fallback", choices=("auto", "never", "always"), default="auto",
+                       help="textlayer: OCR pages without a text layer (scans, image documents) with Tesseract: "
+                            "auto (when installed; default), never, always (a missing Tesseract is an error)")
     group.add_argument("--anchor", action="store_true",
                        help="add a bounded excerpt of the page's text layer to the teacher prompt")
     group.add_argument("--no-repair", action="store_true", help="no re-ask quoting validation errors")
@@ -127,13 +140,15 @@ def render_config_from_args(args: argparse.Namespace) -> RenderRunConfig:
     return RenderRunConfig(pdf_dir=args.pdf_dir, run_dir=args.out, render=render, workers=args.workers,
                            passwords=tuple(args.password), passwords_by_name=by_name,
                            shard=Shard.parse(args.shard) if args.shard else None,
-                           follow_symlinks=args.follow_symlinks)
+                           follow_symlinks=args.follow_symlinks,
+                           selection=Selection(tuple(args.include), tuple(args.exclude)))
 
 
 def teacher_settings_from_args(args: argparse.Namespace) -> TeacherSettings:
     return TeacherSettings(model=args.model, base_url=args.base_url, temperature=args.temperature,
                            max_output_tokens=args.max_output_tokens, timeout_s=args.timeout,
-                           image_detail=args.image_detail, json_mode=args.json_mode)
+                           image_detail=args.image_detail, json_mode=args.json_mode, ocr_lang=args.ocr_lang,
+                           ocr_fallback=args.ocr_fallback)
 
 
 def label_config_from_args(args: argparse.Namespace) -> LabelConfig:
@@ -183,8 +198,9 @@ def _run(args: argparse.Namespace) -> int:
             require_wandb()               # fails before any work, with the install hint
         check_out_dir(cfg.run_dir)
         if next(iter(iter_inputs(cfg.pdf_dir, cfg.follow_symlinks)), None) is None:
-            raise ConfigError(f"no PDFs found under {cfg.pdf_dir} (searched recursively for *.pdf, any case; "
-                              "hidden folders are skipped)")
+            raise ConfigError(f"no documents found under {cfg.pdf_dir} (searched recursively for "
+                              + ", ".join(f"*{suffix}" for suffix in DOCUMENT_KINDS)
+                              + ", any case; hidden folders are skipped)")
         teacher = None
         if not args.render_only:  # build the teacher first: a missing key fails before any work
             label_cfg = label_config_from_args(args)

@@ -11,6 +11,7 @@ from pipeline.cli import EXIT_CONFIG, EXIT_DONE, EXIT_WORK_LEFT
 from pipeline.label.answers import TRANSIENT
 from pipeline.label.stage import LabelSummary
 from pipeline.records import PageStatus
+from pipeline.render.discover import DOCUMENT_KINDS
 from pipeline.render.stage import RenderSummary
 from pipeline.store import RunStore
 
@@ -74,7 +75,13 @@ def verdict(store: RunStore, render: RenderSummary, label: LabelSummary | None, 
 
 
 def format_render_summary(summary: RenderSummary) -> str:
-    lines = [f"render: {summary.files} file(s), {summary.documents} document(s) in {summary.seconds:.1f}s"]
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.kinds.items()))
+    lines = [f"render: {summary.files} file(s), {summary.documents} document(s)" + (f" ({kinds})" if kinds else "")
+             + (f", {summary.excluded} excluded by --include/--exclude" if summary.excluded else "")
+             + f" in {summary.seconds:.1f}s"]
+    if not summary.files:
+        lines.append(f"  no input found under {summary.input_dir or 'the input folder'}: looked for "
+                     + ", ".join(f"*{suffix}" for suffix in DOCUMENT_KINDS) + " (any case)")
     for outcome, count in sorted(summary.outcomes.items()):
         lines.append(f"  {outcome:<28} {count}")
     lines.append(f"  pages: {summary.pages_rendered} rendered, {summary.pages_up_to_date} already done, "

@@ -6,7 +6,8 @@ common items -> report (report.md, report.html, PNGs) -> optional failure mining
 
   --predictions FILE              LLaMA-Factory generated_predictions.jsonl (alone, its labels are the references)
   --endpoint URL --model NAME     a live OpenAI-compatible server (llamafactory-cli api, vLLM)
-  --system NAME=predictions:FILE | NAME=endpoint:URL#MODEL | NAME=run:RUN_DIR[#TEACHER]   (repeatable)
+  --system NAME=predictions:FILE | NAME=endpoint:URL#MODEL | NAME=run:RUN_DIR[#TEACHER]
+           | NAME=TEACHER[:LANGS]   (repeatable; an offline teacher on the reference pages: ocr=tesseract)
 
 Exit codes (``pipeline.cli``, the same for every command): 0 done, 1 done but some endpoint
 answers failed for a transient reason (a rerun sends only those: the others are cached), 2 bad
@@ -27,13 +28,14 @@ from pipeline.cli import EXIT_CONFIG, EXIT_DONE, EXIT_INTERRUPTED, EXIT_STOPPED,
 from pipeline.errors import ConfigError, EndpointError, StoreError, TaskError
 from pipeline.evaluation.endpoint import EndpointConfig
 from pipeline.evaluation.mine import MineConfig
+from pipeline.evaluation.normalize import DEFAULT_NORMALIZATION, NORMALIZATIONS
 from pipeline.evaluation.run import EvalConfig, evaluate
 from pipeline.evaluation.systems import SystemSpec, parse_system
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = make_parser("python -m pipeline.evaluate", __doc__,
-                         epilog="systems (scored on the same items):\n" + "\n".join(__doc__.splitlines()[6:10]))
+                         epilog="systems (scored on the same items):\n" + "\n".join(__doc__.splitlines()[6:11]))
     parser.add_argument("--references", type=Path, help="DATASET_DIR/<name>_val.json or a .jsonl of {id, image, "
                                                         "reference, task}")
     parser.add_argument("--predictions", type=Path, help="generated_predictions.jsonl (system 'student')")
@@ -42,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="the model name the endpoint serves")
     parser.add_argument("--system", dest="systems", action="append", default=[], metavar="NAME=KIND:ARG",
                         help="another system (repeatable): NAME=predictions:FILE, NAME=endpoint:URL#MODEL, "
-                             "NAME=run:RUN_DIR[#TEACHER]")
+                             "NAME=run:RUN_DIR[#TEACHER], NAME=TEACHER[:LANGS] (an offline teacher, e.g. ocr=tesseract: traditional OCR)")
     parser.add_argument("--task", dest="tasks", action="append", default=[], help="a custom task.yaml (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the report, results and endpoint cache")
     parser.add_argument("--json", action="store_true", help="print every metric as one JSON object")
@@ -51,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--anls-star-weighting", choices=("leaf", "key"), default="leaf",
                         help="leaf: the ANLS* paper's (leaf scores over leaves compared; metric anls_star, comparable "
                              "with published figures); key: every key and list item weighs the same (anls_star_key)")
+    parser.add_argument("--normalize", choices=NORMALIZATIONS, default=DEFAULT_NORMALIZATION,
+                        help="text normalisation for CER/NED/WER and ANLS* (raw scores are kept beside): none, "
+                             "basic (NFKC, bidi marks, digits to ASCII, tatweel, white space), arabic (basic + "
+                             f"harakat removed, alef/yeh/teh marbuta unified); default {DEFAULT_NORMALIZATION}")
+    parser.add_argument("--ocr-lang", default="ara+eng", help="Tesseract languages for NAME=tesseract systems "
+                                                              "(default ara+eng)")
     group = parser.add_argument_group("endpoint")
     group.add_argument("--guided", action="store_true", help="schema-constrained decoding (json_schema + vLLM "
                                                              "structured_outputs)")
@@ -91,7 +99,7 @@ def to_config(args: argparse.Namespace) -> EvalConfig:
                               max_tokens=args.max_tokens, timeout_s=args.timeout, max_attempts=args.max_attempts)
     mining = MineConfig(args.mine, args.mine_name, args.top_n, args.oversample, args.pass_score) if args.mine else None
     return EvalConfig(args.out, tuple(systems), args.references, tuple(args.tasks), endpoint, not args.no_report,
-                      args.worst, mining, args.mine_system, args.anls_star_weighting)
+                      args.worst, mining, args.mine_system, args.anls_star_weighting, args.normalize, args.ocr_lang)
 
 
 def format_summary(result: dict) -> str:

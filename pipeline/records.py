@@ -28,8 +28,10 @@ class SkipReason(str, Enum):
     """Why an input file was not rendered. Values are stable: they are stored and reported."""
 
     NOT_A_PDF = "not_a_pdf"            # no %PDF- header in the first 1024 bytes (a TIFF named .pdf too)
+    NOT_AN_IMAGE = "not_an_image"      # named .tif/.png/.jpg/.webp without that image signature (empty, a PDF)
+    TOO_LARGE = "too_large"            # an image frame past the decompression-bomb guard: never decoded
     CORRUPT = "corrupt"                # has a signature but cannot be opened/repaired into pages
-    ZERO_PAGES = "zero_pages"          # a valid PDF with no pages
+    ZERO_PAGES = "zero_pages"          # a valid PDF with no pages (a TIFF without frames)
     NEEDS_PASSWORD = "needs_password"  # encrypted, no password supplied
     WRONG_PASSWORD = "wrong_password"  # encrypted, none of the supplied passwords worked
     UNREADABLE = "unreadable"          # the file could not be read from disk
@@ -75,7 +77,8 @@ class PageRecord:
     image_sha256: str = ""
     width: int = 0
     height: int = 0
-    rotation: int = 0                 # /Rotate as PyMuPDF resolved it (inherited included)
+    rotation: int = 0                 # /Rotate as PyMuPDF resolved it (inherited included); for an image,
+                                      # the clockwise turn its EXIF orientation asked for
     text_chars: int = 0               # size of the page's own text layer: 0 means image-only
     enhanced: bool = False            # contrast enhancement applied (low-contrast page or forced)
     phash: str = ""                   # 256-bit average hash of the image: near-duplicate pages
@@ -115,7 +118,8 @@ class LabelRecord:
     raw_text: str = ""                # exactly what the teacher sent, whatever the outcome
     label: dict | None = None         # the validated answer (outcome ok only)
     warnings: list[str] = field(default_factory=list)   # salvaged:<how>, repaired, foreign_script:<name>
-    detail: str = ""                  # why it failed: error, refusal, block reason, validation errors
+    detail: str = ""                  # why it failed: error, refusal, block reason, validation errors;
+                                      # for an offline teacher's good answer, its note (OCR confidence)
     created_at: float = 0.0
 
     def to_row(self) -> dict:

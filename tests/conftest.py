@@ -44,3 +44,26 @@ def corpus_pdfs() -> Path:
 @pytest.fixture
 def corpus_manifest(corpus_pdfs: Path) -> list[dict]:
     return json.loads((corpus_pdfs / "MANIFEST.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def tesseract() -> str:
+    """The installed Tesseract's version (with ara + eng data). Missing: a skip with the install command,
+    except in CI (``CI`` set), where it must be installed (.ci/system_packages.sh) and the test fails."""
+    from pipeline.teachers.tesseract import OcrUnavailable, check_tesseract
+
+    try:
+        return check_tesseract("ara+eng")
+    except OcrUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI installs Tesseract (.ci/system_packages.sh), but: {exc}")
+        pytest.skip(f"Tesseract is not installed here: {exc}")
+
+
+@pytest.fixture
+def arabic_corpus() -> Path:
+    folder = CORPUS / "arabic"
+    if not (folder / "scans").is_dir() or not (folder / "craneset_sample").is_dir():
+        pytest.skip(f"third-party Arabic scans not found at {folder} (they sit in ../shared beside the repo in CI; "
+                    "set DOCDISTILL_SHARED to use another location)")
+    return folder

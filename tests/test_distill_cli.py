@@ -108,7 +108,7 @@ def test_empty_input_folder_says_so(tmp_path):
     (tmp_path / "in" / "sub" / "notes.txt").write_text("no PDF here")
     result = distill(str(tmp_path / "in"), "--out", str(tmp_path / "run"))
     assert result.returncode == 2, result.stderr
-    assert f"no PDFs found under {tmp_path / 'in'} (searched recursively for *.pdf" in result.stderr
+    assert f"no documents found under {tmp_path / 'in'} (searched recursively for *.pdf, *.tif" in result.stderr
     assert not (tmp_path / "run").exists()
 
 

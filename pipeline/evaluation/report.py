@@ -99,6 +99,15 @@ def _intro(result: dict) -> list[str]:
     lacking = ", ".join(f"{k} {v}" for k, v in result["lacking"].items()) or "none"
     lines = [f"{result['items']} items scored (those every system answered) out of {result['references']} "
              f"references from {result['reference_source']}.", f"Items without a prediction, per system: {lacking}."]
+    if result.get("normalization"):
+        norm = result["normalization"]
+        lines.append(f"Text normalisation: {norm['level']} (default {norm['default']}: --normalize none|basic|arabic); "
+                     f"rules: {', '.join(norm['rules']) or 'none'}. Columns <metric>@{norm['level']} are scored "
+                     "under it; the plain ones are raw.")
+    for name, stats in result.get("ocr", {}).items():
+        lines.append(f"OCR {name} ({stats['engine']}): {stats['pages']} pages read, {stats['answered']} items "
+                     f"answered, {stats['unsupported_task'] + stats['no_image']} it cannot answer (other tasks, "
+                     f"no image), {stats['failed']} failed, {stats['seconds']} s.")
     for name, stats in result.get("endpoints", {}).items():
         lines.append(f"Endpoint {name}: {stats['sent']} requests sent, {stats['cached']} answers from the cache, "
                      f"failed {stats['failed'] or 'none'}.")

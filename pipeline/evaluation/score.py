@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline.evaluation.fields import WEIGHTINGS, Trace, field_scores
 from pipeline.evaluation.matching import same_json
+from pipeline.evaluation.normalize import normalized_scores
 from pipeline.evaluation.parse import parse_output
 from pipeline.evaluation.taxonomy import TaxonomyConfig, failure_tags
 from pipeline.evaluation.text import edit_rates
@@ -61,11 +62,13 @@ def schema_valid(obj: dict | None, schema: type[BaseModel] | dict | None) -> boo
 
 def score_item(item_id: str, prediction: str, reference: dict, *, schema: type[BaseModel] | dict | None = None,
                prompt: str | None = None, page_text: str | None = None,
-               config: TaxonomyConfig | None = None, weighting: str = "leaf") -> ItemScore:
+               config: TaxonomyConfig | None = None, weighting: str = "leaf",
+               normalization: str = "none") -> ItemScore:
     """Contract, content and failure tags of one raw prediction.
 
     ``weighting``: "leaf" (the ANLS* paper's, metric ``anls_star``) or "key" (every top-level key,
-    and every list item, weighs the same: ``anls_star_key``); see ``fields``.
+    and every list item, weighs the same: ``anls_star_key``); see ``fields``. ``normalization``:
+    text scores also under that level (``cer@arabic`` ...), beside the raw ones; see ``normalize``.
 
     >>> s = score_item("p1", 'Here: {"total": "1,000.50", "date": "25/12/2018"} Thanks', {"total": "1000.5", "date": "25/12/2013"})
     >>> s.strict_json, s.salvaged, s.exact_keys, s.fields, s.metrics, s.failures
@@ -92,6 +95,8 @@ def score_item(item_id: str, prediction: str, reference: dict, *, schema: type[B
             metrics["cer"], metrics["ned"] = edit_rates(pred_md, ref_md)
         else:   # nothing transcribed: every reference character is an error
             metrics["cer"], metrics["ned"] = (1.0, 1.0) if ref_md else (0.0, 0.0)
+    metrics.update(normalized_scores(obj, reference, normalization, MARKDOWN_FIELD,
+                                     weighting=weighting, anls_name=METRIC_NAMES[weighting]))   # wer, <metric>@<level>
     tags = failure_tags(prediction, parsed, reference, trace, prompt=prompt, page_text=page_text, config=config)
     return ItemScore(item_id, parsed.strict, parsed.salvaged, schema_valid(obj, schema),
                      obj is not None and set(obj) == set(reference), obj, fields, metrics, tags)

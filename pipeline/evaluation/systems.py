@@ -5,6 +5,8 @@ A system is ``NAME=KIND:ARG`` on the command line:
 - ``base=predictions:FILE``: LLaMA-Factory's generated_predictions.jsonl (aligned by line order)
 - ``finetuned=endpoint:URL#MODEL``: a live OpenAI-compatible server (llamafactory-cli api, vLLM)
 - ``teacher=run:RUN_DIR`` (or ``run:RUN_DIR#TEACHER``): labels stored in a docdistill run folder
+- ``ocr=tesseract`` (or ``tesseract:LANGS``, e.g. ``tesseract:ara+eng``): an offline teacher (here
+  traditional OCR) run on the reference pages' images (``pipeline.evaluation.ocr_baseline``)
 
 Every system is scored on the items all of them answered (the intersection of ids); what each one
 lacked is counted, never silently dropped.
@@ -22,9 +24,10 @@ from pipeline.evaluation.inputs import EvalItem, page_key
 from pipeline.store import RunStore, StoreError
 from pipeline.tasks import Task
 
-SYSTEM_KINDS = ("predictions", "endpoint", "run")
-SYNTAX_HINT = ("use NAME=predictions:FILE, NAME=endpoint:URL#MODEL or NAME=run:RUN_DIR[#TEACHER], "
-               "e.g. --system finetuned=endpoint:http://localhost:8000/v1#student")
+SYSTEM_KINDS = ("predictions", "endpoint", "run", "teacher")
+SYNTAX_HINT = ("use NAME=predictions:FILE, NAME=endpoint:URL#MODEL, NAME=run:RUN_DIR[#TEACHER] or an offline "
+               "teacher NAME=TEACHER[:LANGS] (e.g. ocr=tesseract), e.g. --system "
+               "finetuned=endpoint:http://localhost:8000/v1#student")
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,15 @@ def parse_system(text: str) -> SystemSpec:
     SystemSpec(name='finetuned', kind='endpoint', target='http://localhost:8000/v1', detail='student')
     >>> parse_system("teacher=run:runs/demo").target
     'runs/demo'
+    >>> parse_system("ocr=tesseract"), parse_system("ocr=tesseract:ara").detail
+    (SystemSpec(name='ocr', kind='teacher', target='tesseract', detail=''), 'ara')
     """
+    from pipeline.teachers import TEACHER_NAMES
+
     name, eq, rest = text.partition("=")
     kind, colon, target = rest.partition(":")
+    if eq and name.strip() and kind in TEACHER_NAMES:   # a teacher by name; the languages are optional
+        return SystemSpec(name.strip(), "teacher", kind, target)
     if not eq or not colon or not name.strip() or not target:
         raise ConfigError(f"--system {text!r} is not understood; {SYNTAX_HINT}")
     if kind not in SYSTEM_KINDS:
@@ -97,8 +106,9 @@ class Comparison:
 
 
 def compare(items: list[EvalItem], predictions: dict[str, dict[str, str]], tasks: dict[str, Task],
-            scoring_config=None, weighting: str = "leaf") -> Comparison:
-    """Score every system on the items all of them answered (ANLS* ``weighting``: see ``score_item``)."""
+            scoring_config=None, weighting: str = "leaf", normalization: str = "none") -> Comparison:
+    """Score every system on the items all of them answered (ANLS* ``weighting`` and text
+    ``normalization``: see ``score_item``; raw scores are kept beside the normalised ones)."""
     from pipeline.evaluation import aggregate, score_item   # the metrics library (its own module)
 
     lacking = {name: sum(1 for item in items if item.id not in preds) for name, preds in predictions.items()}
@@ -108,7 +118,8 @@ def compare(items: list[EvalItem], predictions: dict[str, dict[str, str]], tasks
         scores[name] = [score_item(item.id, preds[item.id], item.reference,
                                    # the Pydantic model the labels were validated with, not its JSON Schema
                                    schema=tasks[item.task].model if item.task in tasks else None,
-                                   prompt=item.prompt, config=scoring_config, weighting=weighting)
+                                   prompt=item.prompt, config=scoring_config, weighting=weighting,
+                                   normalization=normalization)
                         for item in common]
     summaries = {name: aggregate(system_scores) for name, system_scores in scores.items()}
     by_task: dict[str, dict[str, dict]] = {}

@@ -119,6 +119,7 @@ class Checked:
     data: dict | None = None
     errors: str = ""                   # validation errors, quoted in the repair re-ask
     warnings: list[str] = field(default_factory=list)
+    note: str = ""                     # what an offline teacher says of a good answer (OCR confidence)
 
 
 def _validation_summary(exc: ValidationError, limit: int = 20) -> str:
@@ -173,7 +174,7 @@ def check_reply(task: Task, reply: Reply, page_text: str | None = None) -> Check
         return Checked(Outcome.INVALID, errors=_validation_summary(exc))
     warnings = [] if how == "strict" else [f"salvaged:{how}"]
     warnings += [f"foreign_script:{s}" for s in foreign_scripts(data, page_text)]
-    return Checked(Outcome.OK, data=data, warnings=warnings)
+    return Checked(Outcome.OK, data=data, warnings=warnings, note=reply.detail if reply.data is not None else "")
 
 
 def repetition(text: str, page_text: str | None) -> str | None:

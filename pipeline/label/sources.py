@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.render.config import RenderRunConfig
+from pipeline.render.discover import document_kind
 from pipeline.label.pagetext import PageTextReader
 from pipeline.render.pdfio import PdfOpenError, candidate_passwords, open_pdf
 from pipeline.label.privacy import find_personal_data
@@ -52,14 +53,17 @@ class PageSources:
                                                 tuple(paths))
         return self._docs[doc_id]
 
-    def page_text(self, page: PageRecord) -> str | None:
+    def page_text(self, page: PageRecord, ordered: bool = True) -> str | None:
         doc = self.document(page.doc_id)
-        return self.texts.text(page.doc_id, doc.path, doc.passwords, page.page_index)
+        if document_kind(doc.rel) != "pdf":
+            return None   # an image document: no text layer
+        return self.texts.text(page.doc_id, doc.path, doc.passwords, page.page_index, ordered)
 
     def page_input(self, page: PageRecord, with_anchor: bool) -> tuple[PageInput, str | None]:
-        """The teacher's input for one page, and the page's text layer (for the answer checks)."""
+        """The teacher's input for one page, and the page's text layer (for the answer checks: in
+        reading order only when it also anchors the prompt)."""
         doc = self.document(page.doc_id)
-        text = self.page_text(page)
+        text = self.page_text(page, ordered=with_anchor)
         image = (self.run_cfg.run_dir / page.image_path).read_bytes()
         mime = MIME_TYPES[page.image_path.rsplit(".", 1)[-1].lower()]
         return PageInput(page.doc_id, page.page_index, image, mime, source=doc.path, passwords=doc.passwords,
@@ -69,12 +73,15 @@ class PageSources:
         """Kinds of personal data in a document's file names and text layer (all pages).
 
         A document whose PDF cannot be found or opened any more cannot be checked: it is reported
-        as ``unchecked`` and held back like a flagged one.
+        as ``unchecked`` and held back like a flagged one. An image document has no text layer: as
+        for an image-only PDF page, only its file names are checked.
         """
         doc = self.document(doc_id)
         kinds = set(find_personal_data("\n".join(Path(n).name for n in doc.names)))
         if doc.path is None:
             return sorted(kinds | {"unchecked"})
+        if document_kind(doc.rel) != "pdf":
+            return sorted(kinds)
         try:
             pdf = open_pdf(doc.path, doc.passwords)
         except PdfOpenError:

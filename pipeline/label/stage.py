@@ -218,7 +218,8 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
         reply, checked = answer.reply, answer.checked
         record = _record(job, teacher, checked.outcome.value, finish_reason=reply.finish_reason,
                          tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, attempts=answer.requests,
-                         raw_text=reply.text, label=checked.data, warnings=checked.warnings, detail=checked.errors)
+                         raw_text=reply.text, label=checked.data, warnings=checked.warnings,
+                         detail=checked.errors or checked.note)
         with store.transaction():
             store.put_label(record)
         count_record(summary, record, sources.document(job.page.doc_id).rel)

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from pipeline.errors import ConfigError  # noqa: F401 (re-exported)
+from pipeline.render.discover import Selection
+from pipeline.render.imagedoc import DEFAULT_MAX_IMAGE_PIXELS
 
 if TYPE_CHECKING:
     from pipeline.shard import Shard
@@ -102,6 +104,9 @@ class RenderRunConfig:
     shard: Shard | None = None               # --shard i/N: only the documents this machine owns
     # --follow-symlinks: read link targets, even outside pdf_dir (each such record says so)
     follow_symlinks: bool = False
+    selection: Selection = field(default_factory=Selection)   # --include / --exclude
+    # Image frames past this are never decoded (decompression-bomb guard): skipped too_large
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
     def __post_init__(self) -> None:
         if not self.pdf_dir.is_dir():

@@ -9,12 +9,13 @@ outside the folder the user named is read.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import hashlib
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from pipeline.errors import ConfigError
@@ -23,6 +24,45 @@ from pipeline.records import SkipReason
 _HASH_CHUNK = 1 << 20
 PATH_ID_PREFIX = "path:"
 _BROKEN = {errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.ENAMETOOLONG}
+# What a file's name says it is. Every page of each becomes a page image; a TIFF has a page per frame.
+DOCUMENT_KINDS = {".pdf": "pdf", ".tif": "tiff", ".tiff": "tiff", ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg",
+                  ".webp": "webp"}
+IMAGE_KINDS = frozenset(DOCUMENT_KINDS.values()) - {"pdf"}
+
+
+def document_kind(name: str) -> str | None:
+    """The kind of document a file name says (any case), or None for a name that is no input.
+
+    >>> document_kind("scan.TIFF"), document_kind("a/b.jpg"), document_kind("notes.txt"), document_kind("..pdf")
+    ('tiff', 'jpeg', None, 'pdf')
+    """
+    base = name.rsplit("/", 1)[-1].lower()
+    return DOCUMENT_KINDS.get(base[base.rfind("."):]) if "." in base else None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """``--include`` / ``--exclude`` globs. A pattern without "/" matches the file name at any depth,
+    one with "/" the path relative to the input folder; ``*`` crosses folders. With includes, only
+    what matches one is an input; an exclude wins over an include.
+
+    >>> Selection(include=("*.tif",), exclude=("drafts/*",)).wants("2024/a.TIF"), Selection(exclude=("drafts/*",)).wants("drafts/x/a.pdf")
+    (True, False)
+    >>> Selection(include=("*.tif",)).wants("a.pdf"), Selection().wants("anything.png")
+    (False, True)
+    """
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def wants(self, rel: str) -> bool:
+        name = PurePosixPath(rel).name
+        def hit(pattern: str) -> bool:
+            target = rel if "/" in pattern else name
+            return fnmatch.fnmatch(target.lower(), pattern.lower())
+        if any(hit(p) for p in self.exclude):
+            return False
+        return not self.include or any(hit(p) for p in self.include)
 
 
 class NotARegularFileError(OSError):
@@ -38,6 +78,12 @@ class InputFile:
     skip: SkipReason | None = None
     detail: str = ""                 # the fix, for a skipped input; for a followed link, where it led
     outside: bool = False            # read through a link to a file outside PDF_DIR (--follow-symlinks)
+    excluded: bool = False           # left out by --include / --exclude: counted, never read or recorded
+
+    @property
+    def kind(self) -> str:
+        """pdf, tiff, png, jpeg or webp: what the name says (the content is checked on opening)."""
+        return document_kind(self.rel) or "pdf"
 
 
 def _link_outcome(path: Path, rel: str, root: Path, follow: bool,
@@ -46,11 +92,11 @@ def _link_outcome(path: Path, rel: str, root: Path, follow: bool,
 
     ``ancestors``: the (dev, inode) of the folder holding the link and of every folder above it.
     """
-    named_pdf = rel.lower().endswith(".pdf")
+    named_input = document_kind(rel) is not None
     try:
         target = os.stat(path)
     except OSError as exc:
-        if not named_pdf:
+        if not named_input:
             return None, None  # a dangling link of another name: nothing says it was an input
         if exc.errno in _BROKEN:
             return InputFile(path, rel, SkipReason.BROKEN_LINK, f"a link that leads nowhere ({exc.strerror}: "
@@ -65,7 +111,7 @@ def _link_outcome(path: Path, rel: str, root: Path, follow: bool,
             return InputFile(path, rel, SkipReason.BROKEN_LINK, f"a link back to {real}, a folder that "
                              "contains it (a loop); searched once, not again"), None
         return None, real
-    if not named_pdf:
+    if not named_input:
         return None, None
     if not stat.S_ISREG(target.st_mode):
         return InputFile(path, rel, SkipReason.NOT_A_REGULAR_FILE,
@@ -92,21 +138,28 @@ def _link_text(path: Path) -> str:
         return "?"
 
 
-def iter_inputs(root: Path, follow_symlinks: bool = False) -> Iterator[InputFile]:
+def iter_inputs(root: Path, follow_symlinks: bool = False, selection: Selection | None = None,
+                skip: Path | None = None) -> Iterator[InputFile]:
     """Every input under root, sorted by relative path for a deterministic run order.
 
-    Inputs: files named ``*.pdf`` (any case, dotfiles included: ``sub/..pdf`` is a file), symlinks
-    of that name, and links to folders. A folder is searched whatever its name (``reports.pdf/`` too)
-    and is not an input itself; hidden folders (``.git``, ``.venv``) are not searched. With
-    ``follow_symlinks``, linked folders are searched and linked files read; a link back into a
-    folder being searched is a loop (``broken_link``), never searched twice.
+    Inputs: files named like a document (``DOCUMENT_KINDS``: ``*.pdf``, ``*.tif``, ``*.png``, ...,
+    any case, dotfiles included: ``sub/..pdf`` is a file), symlinks of such names, and links to
+    folders. A folder is searched whatever its name (``reports.pdf/`` too) and is not an input
+    itself; hidden folders (``.git``, ``.venv``) are not searched. With ``follow_symlinks``, linked
+    folders are searched and linked files read; a link back into a folder being searched is a loop
+    (``broken_link``), never searched twice. A name the ``selection`` does not want comes back
+    ``excluded``, before anything else is looked at. ``skip``: a folder never searched (the run
+    folder, when it sits inside the input folder: its page images are no inputs).
     """
     root = Path(os.path.realpath(root))
+    skipped = _dir_id(skip) if skip is not None and os.path.isdir(skip) else None
     found: list[InputFile] = []
     # (folder as found, its real path, the (dev, inode) of every folder above it)
     stack: list[tuple[Path, Path, frozenset]] = [(root, root, frozenset())]
     while stack:
         folder, real_folder, above = stack.pop()
+        if skipped is not None and folder != root and _dir_id(real_folder) == skipped:
+            continue
         try:
             entries = list(os.scandir(folder))
             ancestors = above | {_dir_id(real_folder)}
@@ -119,8 +172,13 @@ def iter_inputs(root: Path, follow_symlinks: bool = False) -> Iterator[InputFile
         for entry in entries:
             path = Path(entry.path)
             rel = path.relative_to(root).as_posix()
-            if entry.is_symlink():
-                if entry.name.startswith(".") and not entry.name.lower().endswith(".pdf"):
+            is_link = entry.is_symlink()
+            if selection is not None and document_kind(entry.name) and not selection.wants(rel) and (
+                    is_link or not entry.is_dir(follow_symlinks=False)):
+                found.append(InputFile(path, rel, excluded=True))
+                continue
+            if is_link:
+                if entry.name.startswith(".") and not document_kind(entry.name):
                     continue  # a hidden name: not searched, as hidden folders are not
                 outcome, linked = _link_outcome(path, rel, root, follow_symlinks, ancestors)
                 if linked is not None:
@@ -130,7 +188,7 @@ def iter_inputs(root: Path, follow_symlinks: bool = False) -> Iterator[InputFile
             elif entry.is_dir(follow_symlinks=False):
                 if not entry.name.startswith("."):
                     stack.append((path, real_folder / entry.name, ancestors))
-            elif entry.name.lower().endswith(".pdf"):
+            elif document_kind(entry.name):
                 if entry.is_file(follow_symlinks=False):
                     found.append(_regular(path, rel, real_folder / entry.name, root))
                 else:

@@ -3,6 +3,8 @@
 ``render_job`` is what a worker process runs: it opens the document itself (documents are
 never shared across processes), renders its slice of pages, writes each image atomically and
 returns light ``PageRecord``s (no pixels), so memory stays flat however long the document.
+Image documents (TIFF frames, PNG, JPEG, WebP) take the same path from their pixels on
+(``finish_page``): the same contrast check, enhancement, hash and encoding as a PDF page.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pymupdf
+from PIL import Image
 
 from pipeline.render import imaging
 from pipeline.render.config import RenderConfig
+from pipeline.render.imagedoc import DEFAULT_MAX_IMAGE_PIXELS, frame_pixels, open_image
 from pipeline.render.pdfio import open_pdf
 from pipeline.records import PageRecord, PageStatus
 
@@ -31,6 +35,8 @@ class RenderJob:
     run_dir: Path
     render: RenderConfig
     passwords: tuple[str, ...] = ()  # travels to the worker in memory only
+    kind: str = "pdf"                # or an image kind (tiff, png, jpeg, webp): pages are frames
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
 
 def target_zoom(width_pt: float, height_pt: float, longest_side: int, max_pixels: int) -> float:
@@ -106,37 +112,74 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def finish_page(job: RenderJob, page_index: int, pixels: np.ndarray, started: float, rotation: int = 0,
+                text_size=lambda: 0) -> PageRecord:
+    """From a page's pixels (RGB or gray, uint8) to its written image and record.
+
+    ``text_size`` is called after the pixels are released: the size of the page's text layer.
+    """
+    rel_path = page_image_path(job.doc_id, page_index, job.render)
+    # One luminance pass serves the contrast check and the near-duplicate hash. The hash is of
+    # the page as rendered, so it does not depend on the enhancement settings.
+    gray_rows = imaging.luminance_rows(pixels)
+    image_hash = imaging.page_hash(gray_rows)
+    enhanced, applied = enhance_page(pixels, gray_rows, job.render)
+    data = imaging.encode(enhanced, job.render.image_format, job.render.jpeg_quality)
+    height, width = enhanced.shape[:2]
+    del enhanced, pixels, gray_rows
+    write_atomically(job.run_dir / rel_path, data)
+    return PageRecord(
+        doc_id=job.doc_id, page_index=page_index, status=PageStatus.RENDERED,
+        render_key=job.render.key(), image_path=rel_path, image_sha256=hashlib.sha256(data).hexdigest(),
+        width=width, height=height, rotation=rotation, text_chars=text_size(), enhanced=applied,
+        phash=image_hash, seconds=time.perf_counter() - started)
+
+
+def _failed(job: RenderJob, page_index: int, exc: Exception, started: float) -> PageRecord:
+    return PageRecord(job.doc_id, page_index, PageStatus.FAILED, render_key=job.render.key(),
+                      reason=f"{type(exc).__name__}: {exc}"[:500], seconds=time.perf_counter() - started)
+
+
 def render_one(doc: pymupdf.Document, job: RenderJob, page_index: int) -> PageRecord:
     started = time.perf_counter()
-    rel_path = page_image_path(job.doc_id, page_index, job.render)
     try:
         page = doc.load_page(page_index)
         display_list = page.get_displaylist()
         pix = render_pixmap(page, job.render, display_list)  # must outlive every array derived from it
         pixels = pixmap_array(pix)
-        # One luminance pass serves the contrast check and the near-duplicate hash. The hash is of
-        # the page as rendered, so it does not depend on the enhancement settings.
-        gray_rows = imaging.luminance_rows(pixels)
-        image_hash = imaging.page_hash(gray_rows)
-        enhanced, applied = enhance_page(pixels, gray_rows, job.render)
-        data = imaging.encode(enhanced, job.render.image_format, job.render.jpeg_quality)
-        height, width = enhanced.shape[:2]
-        del enhanced, pixels, gray_rows, pix
-        write_atomically(job.run_dir / rel_path, data)
-        chars = text_chars(page, display_list)
+        record = finish_page(job, page_index, pixels, started, page.rotation,
+                             lambda: text_chars(page, display_list))
+        del pixels, pix
+        return record
     except Exception as exc:  # one bad page must not lose the document's other pages
-        return PageRecord(job.doc_id, page_index, PageStatus.FAILED, render_key=job.render.key(),
-                          reason=f"{type(exc).__name__}: {exc}"[:500],
-                          seconds=time.perf_counter() - started)
-    return PageRecord(
-        doc_id=job.doc_id, page_index=page_index, status=PageStatus.RENDERED,
-        render_key=job.render.key(), image_path=rel_path, image_sha256=hashlib.sha256(data).hexdigest(),
-        width=width, height=height, rotation=page.rotation,
-        text_chars=chars, enhanced=applied, phash=image_hash, seconds=time.perf_counter() - started)
+        return _failed(job, page_index, exc, started)
+
+
+def render_image_job(job: RenderJob) -> list[PageRecord]:
+    """Worker entry point for an image document: its frames, upright, at the render size, never enlarged."""
+    try:
+        open_image(job.source, job.max_image_pixels)   # the file may have changed since it was planned
+        im = Image.open(job.source)
+    except Exception as exc:
+        return [PageRecord(job.doc_id, i, PageStatus.FAILED, render_key=job.render.key(),
+                           reason=f"cannot reopen document: {exc}") for i in job.page_indices]
+    records = []
+    with im:
+        for index in job.page_indices:
+            started = time.perf_counter()
+            try:
+                pixels, turn = frame_pixels(im, index, job.render.longest_side, job.render.max_pixels,
+                                            job.render.grayscale)
+                records.append(finish_page(job, index, pixels, started, turn))
+            except Exception as exc:  # a truncated frame fails alone
+                records.append(_failed(job, index, exc, started))
+    return records
 
 
 def render_job(job: RenderJob) -> list[PageRecord]:
     """Worker entry point: render the job's pages of one document."""
+    if job.kind != "pdf":
+        return render_image_job(job)
     try:
         doc = open_pdf(job.source, job.passwords)
     except Exception as exc:  # the file changed or vanished since it was planned

@@ -1,8 +1,9 @@
-"""The render stage: every PDF under a folder -> page images + a run store, resumably.
+"""The render stage: every document under a folder -> page images + a run store, resumably.
 
-``plan`` identifies each input file (content hash), opens it once to record its outcome and
-page count, and yields render jobs only for pages that are missing, failed, or rendered with
-other settings. ``render_folder`` runs those jobs in worker processes and records each page.
+Documents are PDFs and image scans (TIFF, a page per frame; PNG, JPEG, WebP). ``plan`` identifies
+each input file (content hash), opens it once to record its outcome and page count, and yields
+render jobs only for pages that are missing, failed, or rendered with other settings.
+``render_folder`` runs those jobs in worker processes and records each page.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pipeline.render.config import RENDER_SETTINGS_META, RenderRunConfig
 from pipeline.render.discover import (InputFile, NotARegularFileError, file_sha256, iter_inputs, path_digest,
                                       path_doc_id)
+from pipeline.render.imagedoc import ImageOpenError, fit_scale, open_image
 from pipeline.render.pdfio import PdfOpenError, candidate_passwords, info_dictionary, open_document
 from pipeline.render.rasterize import RenderJob, page_image_path, render_job
 from pipeline.records import DocStatus, DocumentRecord, PageRecord, PageStatus, SkipReason
@@ -35,6 +37,8 @@ _MAX_PAGES_PER_SHARED_JOB = 8  # several workers: the last job bounds how long t
 class RenderSummary:
     files: int = 0
     documents: int = 0
+    kinds: Counter = field(default_factory=Counter)          # documents by kind: pdf, tiff, png, jpeg, webp
+    excluded: int = 0                                        # files left out by --include / --exclude
     outcomes: Counter = field(default_factory=Counter)       # per input file: ok / skipped:<reason>
     skipped_files: list[dict] = field(default_factory=list)  # {path, reason, detail}
     outside_files: list[dict] = field(default_factory=list)  # {path, detail}: read outside PDF_DIR (--follow-symlinks)
@@ -46,10 +50,12 @@ class RenderSummary:
     seconds: float = 0.0
     run_dir: str = ""
     store: str = ""
+    input_dir: str = ""
 
     def to_dict(self) -> dict:
         return {
-            "files": self.files, "documents": self.documents, "outcomes": dict(sorted(self.outcomes.items())),
+            "files": self.files, "documents": self.documents, "kinds": dict(sorted(self.kinds.items())),
+            "excluded": self.excluded, "outcomes": dict(sorted(self.outcomes.items())),
             "skipped_files": self.skipped_files, "outside_files": self.outside_files,
             "pages": {"total": self.pages_total, "rendered": self.pages_rendered,
                       "up_to_date": self.pages_up_to_date, "failed": self.pages_failed},
@@ -98,11 +104,33 @@ def _unread_record(item: InputFile, reason: SkipReason, detail: str) -> Document
     return DocumentRecord(path_doc_id(item.rel), item.rel, 0, DocStatus.SKIPPED, reason, detail)
 
 
+def _image_record(cfg: RenderRunConfig, item: InputFile, doc_id: str, size: int) -> DocumentRecord:
+    try:
+        facts = open_image(item.path, cfg.max_image_pixels)
+    except ImageOpenError as exc:
+        return DocumentRecord(doc_id, item.rel, size, DocStatus.SKIPPED, exc.reason, exc.detail)
+    render = cfg.render
+    small = [i for i, (w, h) in enumerate(facts.sizes) if fit_scale(w, h, render.longest_side, render.max_pixels) == 1
+             and max(w, h) < render.longest_side]
+    notes = [item.detail] if item.detail else []
+    if small:
+        w, h = facts.sizes[small[0]]
+        which = "the scan is" if facts.frames == 1 else f"{len(small)} of {facts.frames} frames are (frame {small[0] + 1}:"
+        notes.append(f"{which} {w} x {h} px{')' if facts.frames > 1 else ''}, under --longest-side "
+                     f"{render.longest_side}: kept at the size it was scanned at, not enlarged")
+    return DocumentRecord(doc_id, item.rel, size, DocStatus.OK, detail="; ".join(notes), page_count=facts.frames,
+                          pdf_metadata={"image": facts.to_dict()})
+
+
 def _open_and_record(cfg: RenderRunConfig, store: RunStore, item: InputFile, doc_id: str,
                      size: int) -> tuple[DocumentRecord, float]:
     """Open a file once in this process to record its outcome; also returns how long opening took."""
     passwords = candidate_passwords(item.rel, cfg.passwords_by_name, cfg.passwords)
     started = time.perf_counter()
+    if item.kind != "pdf":
+        record = _image_record(cfg, item, doc_id, size)
+        store.put_document(record)
+        return record, time.perf_counter() - started
     try:
         opened = open_document(item.path, passwords)
     except PdfOpenError as exc:
@@ -126,7 +154,12 @@ def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Itera
     seen: set[str] = set()        # rendered documents
     identities: set[str] = set()  # every document (content hash), rendered or skipped
     render_key = cfg.render.key()
-    inputs = list(iter_inputs(cfg.pdf_dir, cfg.follow_symlinks))
+    inputs = []
+    for item in iter_inputs(cfg.pdf_dir, cfg.follow_symlinks, cfg.selection, skip=cfg.run_dir):
+        if item.excluded:
+            summary.excluded += 1
+        else:
+            inputs.append(item)
     if cfg.workers > 1:  # largest first, so no long document is left running alone at the end
         inputs.sort(key=lambda item: -_size_or_zero(item))
     for item in inputs:
@@ -153,6 +186,8 @@ def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Itera
             if cfg.shard is not None and not cfg.shard.contains(doc_id):
                 summary.outcomes["other_shard"] += 1
                 continue
+            if doc_id not in identities:
+                summary.kinds[item.kind] += 1
             identities.add(doc_id)
             row = store.get_document(doc_id)
             if row is None or row["reason"] in _RETRYABLE:
@@ -179,7 +214,8 @@ def plan(cfg: RenderRunConfig, store: RunStore, summary: RenderSummary) -> Itera
         summary.pages_up_to_date += page_count - len(todo)
         passwords = tuple(candidate_passwords(rel, cfg.passwords_by_name, cfg.passwords))
         for chunk in _chunks(todo, cfg.workers, slow_to_open=open_seconds > _SLOW_OPEN_S):
-            yield RenderJob(item.path, doc_id, chunk, cfg.run_dir, cfg.render, passwords)
+            yield RenderJob(item.path, doc_id, chunk, cfg.run_dir, cfg.render, passwords, item.kind,
+                            cfg.max_image_pixels)
     summary.documents = len(identities)
 
 
@@ -193,15 +229,16 @@ def _size_or_zero(item: InputFile) -> int:
 
 
 def _crashed(job: RenderJob) -> list[PageRecord]:
+    who = "MuPDF" if job.kind == "pdf" else "Pillow"
     return [PageRecord(job.doc_id, i, PageStatus.FAILED, render_key=job.render.key(),
-                       reason="the renderer crashed on this page (MuPDF); the page is unreadable")
+                       reason=f"the renderer crashed on this page ({who}); the page is unreadable")
             for i in job.page_indices]
 
 
 def render_folder(cfg: RenderRunConfig, store: RunStore, progress: bool = True) -> RenderSummary:
     """Run the render stage; returns the summary. Only bad configuration raises."""
     started = time.perf_counter()
-    summary = RenderSummary(run_dir=str(cfg.run_dir), store=str(store.path))
+    summary = RenderSummary(run_dir=str(cfg.run_dir), store=str(store.path), input_dir=str(cfg.pdf_dir))
     with store.transaction():  # what the pages' render key stands for: build_dataset writes it into its manifest
         store.set_meta(RENDER_SETTINGS_META + cfg.render.key(), json.dumps(cfg.render.settings(), sort_keys=True))
     bar = _progress_bar(progress)

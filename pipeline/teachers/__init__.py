@@ -15,6 +15,7 @@ from pipeline.teachers.base import (RETRYABLE, TEACHERS, PageInput, Reply, Reply
 
 _MODULES = {
     "textlayer": "pipeline.teachers.textlayer",
+    "tesseract": "pipeline.teachers.tesseract",
     "gemini": "pipeline.teachers.gemini",
     "openai": "pipeline.teachers.openai_chat",
     "openai-compatible": "pipeline.teachers.openai_chat",
@@ -23,7 +24,7 @@ TEACHER_NAMES = tuple(_MODULES)
 DEFAULT_TEACHER = "textlayer"
 # Each teacher's default model, for --help without importing its SDK (a second to import);
 # tests/teachers keep it equal to the classes' default_model. "": the teacher needs --model.
-DEFAULT_MODELS = {"textlayer": "pymupdf-textlayer-1", "gemini": "gemini-2.5-flash", "openai": "gpt-4o-2024-08-06",
+DEFAULT_MODELS = {"textlayer": "pymupdf-textlayer-1", "tesseract": "tesseract", "gemini": "gemini-2.5-flash", "openai": "gpt-4o-2024-08-06",
                   "openai-compatible": ""}
 
 __all__ = ["RETRYABLE", "TEACHERS", "TEACHER_NAMES", "DEFAULT_TEACHER", "DEFAULT_MODELS", "PageInput", "Reply", "ReplyStatus",

@@ -54,6 +54,8 @@ class TeacherSettings:
     timeout_s: float = 120.0
     image_detail: str = "high"            # OpenAI: low | high | auto
     json_mode: str = "schema"             # openai-compatible: schema | object | none
+    ocr_lang: str = "ara+eng"             # tesseract, and textlayer's OCR fallback: Tesseract languages
+    ocr_fallback: str = "auto"            # textlayer: OCR pages without a text layer (auto | never | always)
 
 
 @dataclass

@@ -19,7 +19,8 @@ TASKS = {t.name: t for t in resolve_tasks(["content", "metadata"])}
 
 @pytest.fixture
 def teacher():
-    t = make_teacher("textlayer", TeacherSettings())
+    # The text layer alone: the OCR fallback for pages without one has its own tests (test_ocr_fallback.py).
+    t = make_teacher("textlayer", TeacherSettings(ocr_fallback="never"))
     yield t
     t.close()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import pymupdf
 
@@ -35,6 +36,12 @@ from pipeline.teachers.textlayer.bidi import fix_mirrored_brackets, visual_to_lo
 from pipeline.teachers.textlayer.language import is_rtl_char
 
 
+_UNI = re.compile(r"uni((?:[0-9A-Fa-f]{4})+)")
+_U = re.compile(r"u([0-9A-Fa-f]{4,6})")
+_NOT_KEY = re.compile(r"[^a-z0-9]")
+
+
+@lru_cache(maxsize=4096)   # a font names the same few hundred glyphs on every page
 def _glyph_unicode(name: str) -> str:
     """Base text of a glyph name: uni0644.init -> ل, uniFEFB -> لا, u1F600 -> 😀, lam_alef -> "".
 
@@ -43,7 +50,7 @@ def _glyph_unicode(name: str) -> str:
     """
     out = []
     for part in name.split(".")[0].split("_"):
-        m = re.fullmatch(r"uni((?:[0-9A-Fa-f]{4})+)", part) or re.fullmatch(r"u([0-9A-Fa-f]{4,6})", part)
+        m = _UNI.fullmatch(part) or _U.fullmatch(part)
         if not m:
             continue
         hexes = m.group(1)
@@ -53,7 +60,7 @@ def _glyph_unicode(name: str) -> str:
 
 
 def _font_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.split("+", 1)[-1].lower())
+    return _NOT_KEY.sub("", name.split("+", 1)[-1].lower())
 
 
 def glyph_name_repairs(page: pymupdf.Page) -> dict[tuple[float, float], str]:

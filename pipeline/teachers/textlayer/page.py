@@ -21,11 +21,13 @@ MIN_TEXT_CHARS = 20          # letters + digits below which an image-covered pag
 MAX_SUSPICIOUS = 0.15        # share of broken-encoding characters above which the text layer is unreadable
 
 
-def read_page(page: pymupdf.Page, neighbours: tuple[pymupdf.Page, ...] = ()) -> PageFacts:
+def read_page(page: pymupdf.Page, neighbours: tuple[pymupdf.Page, ...] = (),
+              running: set[str] | None = None) -> PageFacts:
     """Analyse one page once for both tasks (see the package docstring).
 
     ``neighbours`` (the pages before and after) tell running headers and footers from a letterhead:
-    a line repeated in the same band there is a running one.
+    a line repeated in the same band there is a running one. ``running``: those lines already read
+    (``band_lines`` of each neighbour), instead of ``neighbours``.
     """
     facts = PageFacts()
     data = page.get_text("rawdict", flags=_TEXT_FLAGS)
@@ -59,7 +61,9 @@ def read_page(page: pymupdf.Page, neighbours: tuple[pymupdf.Page, ...] = ()) -> 
     facts.body_size = body_size(rows)
     facts.signatures, sig_floats = find_signatures(rows, ink_paths(drawings, matrix))
     floats += sig_floats
-    classify_rows(rows, facts.frame, facts.body_size, _running_lines(neighbours))
+    if running is None:
+        running = set().union(*(band_lines(other) for other in neighbours))
+    classify_rows(rows, facts.frame, facts.body_size, running)
     mark_paragraph_lines(rows)
     mark_wrapped(rows)
     facts.rows, facts.floats = rows, floats
@@ -67,18 +71,17 @@ def read_page(page: pymupdf.Page, neighbours: tuple[pymupdf.Page, ...] = ()) -> 
     return facts
 
 
-def _running_lines(pages: tuple[pymupdf.Page, ...]) -> set[str]:
-    """Lines in the top/bottom band of other pages of the document (digits masked)."""
+def band_lines(page: pymupdf.Page) -> set[str]:
+    """Lines in the top/bottom band of a page (digits masked): running-header evidence for its neighbours."""
     out: set[str] = set()
-    for page in pages:
-        r = page.rect
-        for band in (pymupdf.Rect(r.x0, r.y0, r.x1, r.y0 + (BAND + 0.03) * r.height),
-                     pymupdf.Rect(r.x0, r.y1 - (BAND + 0.03) * r.height, r.x1, r.y1)):
-            try:
-                text = page.get_text("text", clip=band)
-            except Exception:  # a neighbour that cannot be read just gives no evidence
-                continue
-            out.update(digits_masked(clean_text(line)) for line in text.splitlines() if line.strip())
+    r = page.rect
+    for band in (pymupdf.Rect(r.x0, r.y0, r.x1, r.y0 + (BAND + 0.03) * r.height),
+                 pymupdf.Rect(r.x0, r.y1 - (BAND + 0.03) * r.height, r.x1, r.y1)):
+        try:
+            text = page.get_text("text", clip=band)
+        except Exception:  # a neighbour that cannot be read just gives no evidence
+            continue
+        out.update(digits_masked(clean_text(line)) for line in text.splitlines() if line.strip())
     return out
 
 

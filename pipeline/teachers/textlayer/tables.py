@@ -1,7 +1,9 @@
 """Ruled tables: found where the page has ruling lines, filled from the page's own lines.
 
 ``find_tables`` costs 100-400 ms even on a page without any table (it builds Python objects per
-character), so it runs only when the page has ruling lines, clipped to where they are.
+character), so it runs only when the page has ruling lines, clipped to where they are, and on an
+unrotated page it is handed the drawings the page has already read (as copies: its edge builder
+edits them), instead of walking the content stream again (~30 ms on a dense form, measured).
 """
 
 from __future__ import annotations
@@ -44,8 +46,11 @@ def find_tables(page: pymupdf.Page, drawings: list[dict], to_frame: pymupdf.Matr
     if horizontal < 3 or vertical < 2:
         return []
     try:  # clipped to the ruled area: the finder's cost grows with the characters it looks at
-        clip = (where + (-3, -3, 3, 3)) & page.cropbox if page.rotation == 0 else None
-        found = page.find_tables(clip=clip, use_layout=False).tables
+        if page.rotation == 0:
+            found = page.find_tables(clip=(where + (-3, -3, 3, 3)) & page.cropbox, use_layout=False,
+                                     paths=_edge_copies(drawings)).tables
+        else:  # the finder turns the page upright first: the drawings read here do not apply
+            found = page.find_tables(use_layout=False).tables
     except Exception:  # table finding is best effort: the text still flows as paragraphs
         return []
     display_to_frame = page.derotation_matrix * to_frame
@@ -59,6 +64,13 @@ def find_tables(page: pymupdf.Page, drawings: list[dict], to_frame: pymupdf.Matr
         grid = [[(pymupdf.Rect(c) * display_to_frame) if c else None for c in row.cells] for row in t.rows]
         out.append((rect, grid))
     return out
+
+
+def _edge_copies(drawings: list[dict]) -> list[dict]:
+    """Copies of the drawings with the parts ``find_tables`` changes in place (as it copies its own)."""
+    return [dict(d, rect=pymupdf.Rect(d["rect"]),
+                 items=[(it[0], pymupdf.Rect(it[1]), *it[2:]) if it[0] == "re" else it for it in d["items"]])
+            for d in drawings]
 
 
 def fill_table(grid: list, units: list[Unit]) -> tuple[list[list[str]], set[int]]:

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pymupdf
 
+from pipeline.render.discover import document_kind
 from pipeline.render.pdfio import PdfOpenError, open_pdf
 from pipeline.tasks import Task
 from pipeline.teachers.base import PageInput, Reply, ReplyStatus, Teacher, TeacherConfigError, register
 from pipeline.teachers.textlayer.content import content_label
 from pipeline.teachers.textlayer.metadata import metadata_label
-from pipeline.teachers.textlayer.page import read_page
+from pipeline.teachers.textlayer.ocr_fallback import OcrFallback
+from pipeline.teachers.textlayer.page import band_lines, read_page
 from pipeline.teachers.textlayer.parts import PageFacts
 
 SUPPORTED_TASKS = ("content", "metadata")
@@ -20,7 +22,8 @@ SUPPORTED_TASKS = ("content", "metadata")
 
 @register
 class TextLayerTeacher(Teacher):
-    """Labels content and metadata from the PDF's own text layer; no network, no key."""
+    """Labels content and metadata from the PDF's own text layer (OCR for pages without one, see
+    ``ocr_fallback``); no network, no key."""
 
     name = "textlayer"
     default_model = "pymupdf-textlayer-1"   # version of these extraction rules: part of each label's identity
@@ -31,10 +34,12 @@ class TextLayerTeacher(Teacher):
 
     def __init__(self, settings):
         super().__init__(settings)
+        self.ocr = OcrFallback(settings.ocr_fallback, settings.ocr_lang)
         self._doc: pymupdf.Document | None = None
         self._doc_id: str | None = None
         self._facts_key: tuple | None = None
         self._facts: PageFacts | None = None
+        self._bands: dict[int, set[str]] = {}   # page index -> band_lines, for the open document
 
     def check_tasks(self, tasks: list[Task]) -> None:
         for task in tasks:
@@ -43,13 +48,18 @@ class TextLayerTeacher(Teacher):
                                          f"use an API teacher for task {task.name}")
 
     def generation_params(self) -> dict:
-        return {}  # no sampling: the answer depends only on the PDF and the rules' version (the model name)
+        # No sampling: the answer depends only on the PDF, the rules' version (the model name) and
+        # the OCR used for pages without a text layer, if any.
+        return self.ocr.params()
 
     def image_rule(self) -> str:
         return "offline, free"
 
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         self.check_tasks([task])
+        kind = document_kind(Path(page.source).name) if page.source is not None else "pdf"
+        if kind != "pdf":
+            return self.ocr.reply(page, task, f"an image document ({kind}) has no text layer")
         try:
             doc = self._source(page)
         except ValueError as exc:
@@ -63,7 +73,7 @@ class TextLayerTeacher(Teacher):
             # the same bytes fail the same way, so it is recorded once and not retried.
             return Reply(status=ReplyStatus.UNREADABLE_PAGE, detail=f"text layer cannot be read: {exc}")
         if facts.no_text:
-            return Reply(status=ReplyStatus.NO_TEXT_LAYER, detail=facts.no_text)
+            return self.ocr.reply(page, task, facts.no_text)
         try:
             if task.name == "content":
                 label = content_label(facts)
@@ -87,7 +97,16 @@ class TextLayerTeacher(Teacher):
             return self._facts  # both tasks of one page are asked one after the other
         if not 0 <= page.page_index < doc.page_count:
             raise ValueError(f"page {page.page_index + 1} is out of range (the PDF has {doc.page_count} pages)")
-        self._facts = read_page(doc.load_page(page.page_index), _neighbours(doc, page.page_index))
+        # Each page's bands are read once, not once per neighbour (pages come in document order).
+        running: set[str] = set()
+        for i in (page.page_index - 1, page.page_index + 1):
+            if 0 <= i < doc.page_count:
+                if i not in self._bands:
+                    self._bands[i] = _bands_of(doc, i)
+                running |= self._bands[i]
+        for i in [i for i in self._bands if i < page.page_index - 1]:  # behind us: not needed again
+            del self._bands[i]
+        self._facts = read_page(doc.load_page(page.page_index), running=running)
         self._facts_key = key
         return self._facts
 
@@ -107,19 +126,16 @@ class TextLayerTeacher(Teacher):
             self._doc.close()
         self._doc = self._doc_id = None
         self._facts = self._facts_key = None
+        self._bands = {}
 
 
-def _neighbours(doc: pymupdf.Document, index: int) -> tuple[pymupdf.Page, ...]:
-    """The pages before and after (running headers and footers repeat there), those MuPDF can load.
+def _bands_of(doc: pymupdf.Document, index: int) -> set[str]:
+    """The header/footer band lines of a neighbouring page (running headers repeat there).
 
-    A neighbour that cannot be loaded (a cycle in the page tree) only takes away that evidence:
+    A neighbour that MuPDF cannot load (a cycle in the page tree) only takes away that evidence:
     the page itself is still read.
     """
-    pages = []
-    for i in (index - 1, index + 1):
-        if 0 <= i < doc.page_count:
-            try:
-                pages.append(doc.load_page(i))
-            except Exception:  # noqa: BLE001 - MuPDF raises its own error classes for broken page trees
-                continue
-    return tuple(pages)
+    try:
+        return band_lines(doc.load_page(index))
+    except Exception:  # noqa: BLE001 - MuPDF raises its own error classes for broken page trees
+        return set()
