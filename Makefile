@@ -41,8 +41,11 @@ demo: system-packages $(VENV)/.installed-$(DEV_SET)
 
 # Tests need the train extra (one of them really runs llamafactory-cli train on a tiny Gemma 3) and
 # the wandb extra (run logging is tested offline, WANDB_MODE=offline).
+# Up to four workers (two on the 2-core CI machine), whole test files per worker so that a module's
+# fixtures (a trained tiny model, a served adapter) are built once.
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
 test: system-packages $(VENV)/.installed-test
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_WORKERS)
 
 bench: $(VENV)/.installed-$(DEV_SET)
 	$(PY) bench/render.py
