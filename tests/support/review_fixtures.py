@@ -23,11 +23,12 @@ def content_label(markdown: str, element_text: str = "Invoice", level: int | Non
 
 def make_review_run(tmp_path: Path) -> tuple[Path, Path]:
     """(run folder, input folder): a.pdf (2 pages, valid labels; page 2 in Arabic), b.pdf (held back by
-    the privacy gate), c.pdf (an invalid answer). Every label is a ``stub`` teacher's content label."""
+    the privacy gate), c.pdf (an invalid answer), d.pdf (a valid label). Every label is a ``stub`` teacher's content label."""
     pdfs = tmp_path / "pdfs"
     make_pdf(pdfs / "a.pdf", pages=2, text="Invoice 42")
     make_pdf(pdfs / "b.pdf", pages=1, text="Patient record 7")
     make_pdf(pdfs / "c.pdf", pages=1, text="Ledger 9")
+    make_pdf(pdfs / "d.pdf", pages=1, text="Deposit 5")
     cfg = RenderRunConfig(pdf_dir=pdfs, run_dir=tmp_path / "run", render=RenderConfig(longest_side=400))
     (task,) = resolve_tasks(["content"])
     with RunStore(cfg.run_dir) as store:
@@ -48,6 +49,7 @@ def make_review_run(tmp_path: Path) -> tuple[Path, Path]:
             put("a.pdf#0", "ok", content_label("# Invoice 42\n\nTotal: 100 EUR"))
             put("a.pdf#1", "ok", content_label(f"# {ARABIC}\n\nالمجموع ١٠٠", element_text=ARABIC))
             put("b.pdf#0", "sensitive_blocked", detail="health", attempts=0)
+            put("d.pdf#0", "ok", content_label("# Deposit 5"))
             put("c.pdf#0", "invalid", raw_text='{"languages": ["en"], "direction": "sideways"}',
                 detail="direction: Input should be 'ltr', 'rtl' or 'mixed'")
     return cfg.run_dir, pdfs
