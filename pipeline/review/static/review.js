@@ -2,7 +2,7 @@
 (function () {
   const token = document.body.dataset.token;
   const $ = id => document.getElementById(id);
-  let item = null, form = null, timer = null, busy = false;
+  let item = null, form = null, timer = null, busy = false, loads = 0;
   const view = { scale: 1, x: 0, y: 0 };
 
   async function api(path, body) {
@@ -33,7 +33,9 @@
   }
 
   async function load(params) {
+    const ticket = ++loads;      // only the newest navigation is shown (an older answer may arrive later)
     const { status: code, data } = await api("api/item?" + new URLSearchParams(params));
+    if (ticket !== loads) return;
     if (code !== 200) { status(data.error || "cannot load", "error"); return; }
     if (!data.item) {
       if (params.before !== undefined) { status("this is the first item of the queue"); return; }
@@ -169,6 +171,11 @@
 
   // start: the item in the address (#queue/position), else the first one still to decide
   if (location.search.includes("token=")) history.replaceState(null, "", location.pathname + location.hash);
-  const m = /^#([a-z_]+)\/(\d+)$/.exec(location.hash);
-  load(m ? { queue: m[1], position: m[2] } : { queue: "invalid", after: -1 });
+  function fromHash() {
+    const m = /^#([a-z_]+)\/(\d+)$/.exec(location.hash);
+    if (m && item && item.queue === m[1] && String(item.position) === m[2]) return;   // shown already
+    load(m ? { queue: m[1], position: m[2] } : { queue: "invalid", after: -1 });
+  }
+  window.addEventListener("hashchange", fromHash);   // a link or a typed #queue/position opens that item
+  fromHash();
 })();
