@@ -98,8 +98,13 @@ class Prefiller:
             notes = list(self._notes)
             if self.pdf_dir is None:
                 notes.append("no --pdf-dir given: the textlayer teacher cannot read the page's PDF")
-            page_input = self.page_input(store, page["doc_id"], page["page_index"], page["image_path"])
             result: tuple[dict | None, str, list[str]] = (None, "", notes)
+            try:
+                page_input = self.page_input(store, page["doc_id"], page["page_index"], page["image_path"])
+            except OSError as exc:
+                notes.append(f"the page image {page['image_path']} cannot be read ({exc.strerror}): nothing to prefill")
+                self._cache[key] = result
+                return result
             for teacher in self._teachers:
                 try:
                     teacher.check_tasks([task])

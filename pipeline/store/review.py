@@ -109,6 +109,11 @@ class ReviewTables:
             self.conn.executemany("INSERT INTO review_progress VALUES (?, ?, ?, ?)",
                                   [(q, rank, *counts.get(q, (0, 0))) for rank, q in enumerate(queues)])
 
+    def iter_review_items(self) -> Iterator[sqlite3.Row]:
+        """Every queue's items, queue by queue (an export: not a per-page query)."""
+        yield from self.conn.execute("SELECT i.* FROM review_items i JOIN review_progress p USING (queue) "
+                                     "ORDER BY p.rank, i.position")
+
     def review_progress(self) -> list[sqlite3.Row]:
         """One row per queue (a handful), in queue order: total and done."""
         return self.conn.execute("SELECT * FROM review_progress ORDER BY rank").fetchall()
