@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--val-pdfs", help="comma-separated file names (or relative paths) for validation "
                                           "(instead of --val-fraction)")
     group.add_argument("--seed", type=int, default=42, help="seed of the document split (same seed, same split)")
+    group.add_argument("--golden", action="store_true",
+                       help="pages accepted or edited in python -m pipeline.review form <name>_golden: a locked "
+                            "evaluation set, never trained on (their documents leave train/val), never mined")
     group = parser.add_argument_group("records")
     group.add_argument("--max-image-side", type=int, help="resize image copies (Gemma 3 sees 896x896)")
     group.add_argument("--system-prompt", help="a system turn for every record")
@@ -103,7 +106,8 @@ def build(args: argparse.Namespace) -> dict:
         teacher=args.teacher, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
         val_pdfs=tuple(p.strip() for p in (args.val_pdfs or "").split(",") if p.strip()), seed=args.seed,
         template=str(config.get("template", "gemma3")), cutoff_len=int(config.get("cutoff_len", 12000)),
-        max_image_side=args.max_image_side, system_prompt=args.system_prompt, per_task=not args.no_per_task)
+        max_image_side=args.max_image_side, system_prompt=args.system_prompt, per_task=not args.no_per_task,
+        golden=args.golden)
     check_out_dir(cfg.out_dir)
     # Paths relative to the dataset folder: it trains wherever it is copied, run from inside it.
     config.update({"dataset": f"{cfg.name}_train", "eval_dataset": f"{cfg.name}_val", "dataset_dir": ".",
@@ -138,7 +142,7 @@ def build(args: argparse.Namespace) -> dict:
 def require_labels(store: RunStore, cfg: DatasetConfig) -> None:
     """Nothing to build (no valid label for the tasks asked for) is a ConfigError, found in a second."""
     counts = Counter({f"{t}:{o}": n for (t, o), n in store.count_labels().items() if not cfg.tasks or t in cfg.tasks})
-    if not any(n for key, n in counts.items() if key.endswith(":ok")):
+    if not any(n for key, n in counts.items() if key.endswith(":ok")) and not store.review_decisions():
         found = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "none"
         raise ConfigError(f"nothing to build: {cfg.run_dir} has no valid label"
                           f"{' for ' + ', '.join(cfg.tasks) if cfg.tasks else ''} (labels: {found}); label its "
@@ -195,6 +199,11 @@ def format_summary(summary: dict) -> str:
                      f"{data['documents']} documents ({tasks})")
     for reason, count in summary["dropped"].items():
         lines.append(f"  dropped_{reason:<26} {count}")
+    review = summary["review"]
+    if review["verdicts"]:
+        lines.append(f"  review: {review['accepted']} accepted, {review['edited']} edited, {review['rejected']} rejected "
+                     f"{review['rejected_by_reason']}" + (f", golden {review['golden_records']} records" if
+                                                           review["golden"] else ""))
     leak = summary["leakage"]
     lines.append(f"  leakage: {leak['documents_in_several_splits']} documents, "
                  f"{leak['near_duplicate_pairs_across_splits']} near-duplicate pairs across splits")

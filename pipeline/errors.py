@@ -35,3 +35,11 @@ class TeacherUnavailable(TeacherFatalError):
 
 class EndpointError(RuntimeError):
     """The server refused us in a way no retry fixes (key, model name, route)."""
+
+
+class ReviewConflict(RuntimeError):
+    """A review verdict based on an older revision of the label: someone saved in between."""
+
+    def __init__(self, current: int, message: str):
+        super().__init__(message)
+        self.current = current

@@ -174,3 +174,30 @@ class BatchedRequest:
     prompt_hash: str
     schema_hash: str
     attempt: int = 1                  # 2: the repair re-ask for an invalid or malformed first answer
+
+
+# A review verdict (python -m pipeline.review). accept: the label as it was; edit: a changed label
+# accepted; reject: out of the dataset (with a reason); skip: looked at, decided nothing.
+VERDICTS = ("accept", "edit", "reject", "skip")
+
+
+@dataclass
+class ReviewVerdict:
+    """One reviewer's verdict on one image's label under one task, as the run store keeps it."""
+
+    image_sha256: str
+    task: str
+    doc_id: str
+    page_index: int
+    verdict: str                      # one of VERDICTS
+    reviewer: str
+    prompt_hash: str
+    schema_hash: str
+    reason: str = ""
+    request_key: str = ""             # the teacher answer reviewed ('' when there is none: a manual label)
+    source: str = ""                  # where label_before came from
+    label_before: dict | None = None
+    label_after: dict | None = None   # accept and edit: the label build_dataset uses
+    diff: list = field(default_factory=list)
+    revision: int = 0                 # set by the store
+    created_at: float = 0.0

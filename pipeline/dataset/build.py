@@ -23,6 +23,7 @@ from pipeline import __version__
 from pipeline.errors import ConfigError
 from pipeline.dataset.sharegpt import (TEMPLATE_OVERHEAD_TOKENS, Sample, dataset_info_entry, escape_media_tags,
                                estimate_tokens, image_tokens, merge_dataset_info, place_image)
+from pipeline.dataset.review import GOLDEN, HELD_OUT, REJECTED, Reviewed, golden_groups, golden_record
 from pipeline.dataset.split import assign_splits, group_documents, leakage, near_duplicate_pairs
 from pipeline.dataset.stats import SplitStats
 from pipeline.store import RunStore
@@ -47,6 +48,7 @@ class DatasetConfig:
     max_image_side: int | None = None      # resize copies for the student (Gemma 3 sees 896x896)
     system_prompt: str | None = None
     per_task: bool = True                  # also <name>_<task>_<split> datasets
+    golden: bool = False                   # reviewed (accepted, edited) pages -> <name>_golden, never trained on
 
     def __post_init__(self) -> None:
         if not (self.run_dir / "run.sqlite").is_file():
@@ -78,6 +80,7 @@ class LabelledPage(NamedTuple):
     task: str
     label_json: str            # the answer exactly as stored (the assistant turn's text)
     prompt: str                # the task's student prompt
+    golden: bool = False       # a reviewed page of the golden set (--golden)
 
 
 @dataclass
@@ -87,6 +90,7 @@ class Collected:
     dropped: Counter = field(default_factory=Counter)     # reason -> count
     task_meta: dict[str, dict] = field(default_factory=dict)
     teachers: Counter = field(default_factory=Counter)
+    reviewed: Reviewed = field(default_factory=lambda: Reviewed({}))
 
 
 def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
@@ -119,21 +123,27 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
             failed[key] = row["outcome"]
     if not_rendered:
         out.dropped["page_not_rendered"] = len(not_rendered)
-    tasks = sorted({task for _, task in newest} | {task for _, task in failed})
+    out.reviewed = reviewed = Reviewed(store.review_decisions(), cfg.golden)   # a person's verdict wins
+    if cfg.tasks:
+        reviewed.decisions = {key: row for key, row in reviewed.decisions.items() if key[1] in cfg.tasks}
+    tasks = sorted({task for _, task in newest} | {task for _, task in failed} | reviewed.tasks())
     for (doc_id, page_index), page in sorted(out.pages.items()):
         for task in tasks:
-            row = newest.get((page.image_sha256, task))
-            if row is None:
+            picked = reviewed.pick(page.image_sha256, task, newest.get((page.image_sha256, task)))
+            if picked is None:
                 if (page.image_sha256, task) in failed:
                     out.dropped[f"outcome_{failed[page.image_sha256, task]}"] += 1
                 continue
-            prompt = prompts.get((row["prompt_hash"], row["schema_hash"]))
+            if picked == REJECTED:
+                out.dropped[REJECTED] += 1
+                continue
+            prompt = prompts.get((picked.prompt_hash, picked.schema_hash))
             if prompt is None:
                 out.dropped["task_definition_missing"] += 1
                 continue
-            out.samples.append(LabelledPage(doc_id, page_index, task, row["label_json"], prompt))
-            out.teachers[f"{row['teacher']}/{row['model']}"] += 1
-            out.task_meta.setdefault(task, {"prompt_hash": row["prompt_hash"], "schema_hash": row["schema_hash"]})
+            out.samples.append(LabelledPage(doc_id, page_index, task, picked.label_json, prompt, picked.golden))
+            out.teachers[picked.teacher] += 1
+            out.task_meta.setdefault(task, {"prompt_hash": picked.prompt_hash, "schema_hash": picked.schema_hash})
     if cfg.tasks:
         missing = set(cfg.tasks) - set(tasks)
         if missing:
@@ -156,9 +166,9 @@ def split_documents(store: RunStore, cfg: DatasetConfig, collected: Collected) -
             raise ConfigError(f"--val-pdfs: {', '.join(unknown)} not among the run's labelled documents")
         forced = set().union(*(by_name[n] for n in cfg.val_pdfs))
     pairs = near_duplicate_pairs((doc, info.phash) for (doc, _), info in collected.pages.items() if doc in doc_ids)
-    groups = group_documents(doc_ids, pairs)
+    golden_of, groups = golden_groups(group_documents(doc_ids, pairs), {s.doc_id for s in collected.samples if s.golden})
     val_fraction = 0.0 if cfg.val_pdfs else cfg.val_fraction
-    split_of = assign_splits(groups, val_fraction, cfg.test_fraction, cfg.seed, forced)
+    split_of = assign_splits(groups, val_fraction, cfg.test_fraction, cfg.seed, forced) | golden_of
     report = {"documents_in_several_splits": 0, **leakage(split_of, pairs),
               "near_duplicate_groups": sum(1 for m in groups.values() if len(m) > 1)}
     return split_of, report
@@ -166,14 +176,15 @@ def split_documents(store: RunStore, cfg: DatasetConfig, collected: Collected) -
 
 def iter_samples(collected: Collected, split_of: dict[str, str], cfg: DatasetConfig) -> Iterator[Sample]:
     prompt_tokens: dict[str, int] = {}
-    for doc_id, page_index, task, label_json, prompt in collected.samples:
+    for doc_id, page_index, task, label_json, prompt, golden in collected.samples:
         page = collected.pages[(doc_id, page_index)]
+        split = split_of[doc_id] if split_of[doc_id] != GOLDEN or golden else HELD_OUT
         answer = escape_media_tags(label_json)
         if prompt not in prompt_tokens:
             prompt_tokens[prompt] = estimate_tokens(prompt)
         tokens = image_tokens(cfg.template, page.width, page.height) + prompt_tokens[prompt] + \
             estimate_tokens(answer) + TEMPLATE_OVERHEAD_TOKENS
-        yield Sample(split_of[doc_id], task, doc_id, page_index, page.image_path, prompt, answer, tokens)
+        yield Sample(split, task, doc_id, page_index, page.image_path, prompt, answer, tokens)
 
 
 def dataset_image_path(run_image: str, resized: bool) -> str:
@@ -208,6 +219,9 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
             return writers[stem]
 
         for sample in iter_samples(collected, split_of, cfg):
+            if sample.split == HELD_OUT:       # another page of a golden document: not trained on
+                dropped[HELD_OUT] += 1
+                continue
             if sample.tokens > cfg.cutoff_len:
                 dropped["too_long_for_cutoff_len"] += 1
                 continue
@@ -222,6 +236,7 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
                 dropped["image_missing"] += 1
                 continue
             line = sample.record_json(image, cfg.system_prompt)
+            line = golden_record(line) if sample.split == GOLDEN else line
             writer(f"{cfg.name}_{sample.split}").write(line)
             if cfg.per_task:
                 writer(f"{cfg.name}_{sample.task}_{sample.split}").write(line)
@@ -233,7 +248,9 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
         "datasets": sorted(writers), "splits": stats.to_dict(), "dropped": dict(sorted(dropped.items())),
         "leakage": leak, "seed": cfg.seed, "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction,
         "val_pdfs": list(cfg.val_pdfs), "teachers": dict(collected.teachers), "tasks": collected.task_meta,
-        "template": cfg.template, "cutoff_len": cfg.cutoff_len, "seconds": round(time.perf_counter() - started, 3)}
+        "template": cfg.template, "cutoff_len": cfg.cutoff_len, "seconds": round(time.perf_counter() - started, 3),
+        "review": collected.reviewed.summary(stats.to_dict().get(GOLDEN, {}).get("records", 0), dropped[HELD_OUT],
+                                             sum(1 for s in split_of.values() if s == GOLDEN))}
     _write_json(cfg.out_dir / "stats.json", {k: summary[k] for k in ("splits", "dropped", "leakage")})
     _write_json(cfg.out_dir / "manifest.json",
                 {k: v for k, v in summary.items() if k not in ("splits", "seconds")} |

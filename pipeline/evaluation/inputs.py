@@ -31,6 +31,7 @@ class EvalItem:
     task: str | None = None
     image: Path | None = None      # absolute path to the page image, when known
     prompt: str | None = None      # the student prompt (without the <image> tag)
+    golden: bool = False           # from a golden set (build_dataset --golden): never mined
 
 
 @dataclass
@@ -125,7 +126,7 @@ def items_from_sharegpt(records: list, base: Path, tasks: dict[str, Task], sourc
         key = page_key(images[0]) if images else f"record{index:05d}"
         refs.items.append(EvalItem(_unique(f"{key}:{task or 'unknown'}", seen), reference, task,
                                    (base / images[0]).resolve() if images else None,
-                                   human.replace("<image>", "").strip()))
+                                   human.replace("<image>", "").strip(), bool(record.get("golden"))))
     return refs
 
 

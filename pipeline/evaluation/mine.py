@@ -115,7 +115,9 @@ def mine(items: list[EvalItem], scores: list, cfg: MineConfig) -> dict:
         out = []
         for score in chosen:
             item = by_id[score.id]
-            if item.image is None or not item.image.is_file():
+            if item.golden:                 # a locked evaluation set: mining it would train on it
+                skipped["golden"] += 1
+            elif item.image is None or not item.image.is_file():
                 skipped["no_image"] += 1
             elif not item.prompt:
                 skipped["no_prompt"] += 1

@@ -6,12 +6,12 @@ Every write is a transaction, so a run killed at any moment leaves a consistent 
 skips what is recorded as done. ``RunStore(run_dir, read_only=True)`` reads a run without writing
 anything (read-only media included).
 
-``core`` opens it and holds meta, documents and pages; ``labels``, ``batch`` and ``merging`` add
+``core`` opens it and holds meta, documents and pages; ``labels``, ``batch``, ``merging`` and ``review`` add
 their tables' methods; ``schema`` is the DDL and ``opening`` the connection and its error messages.
 """
 
 from pipeline.errors import StoreError
 from pipeline.store.core import RunStore
-from pipeline.store.schema import BATCH_TABLES, SCHEMA_VERSION, STORE_FILENAME
+from pipeline.store.schema import BATCH_TABLES, REVIEW_TABLES, SCHEMA_VERSION, STORE_FILENAME
 
-__all__ = ["RunStore", "STORE_FILENAME", "SCHEMA_VERSION", "BATCH_TABLES", "StoreError"]
+__all__ = ["RunStore", "STORE_FILENAME", "SCHEMA_VERSION", "BATCH_TABLES", "REVIEW_TABLES", "StoreError"]

@@ -122,3 +122,49 @@ PAGE_COLUMNS = (
     "doc_id", "page_index", "status", "render_key", "image_path", "image_sha256",
     "width", "height", "rotation", "text_chars", "enhanced", "phash", "reason", "seconds",
 )
+
+# The review app's tables (python -m pipeline.review): created by its first start, ignored by older
+# docdistill (no SCHEMA_VERSION change: nothing existing changes meaning). Verdicts are only ever
+# added, never updated or deleted: they are the audit trail, and teacher labels stay as stored.
+REVIEW_TABLES = ("review_verdicts", "review_items", "review_progress")
+REVIEW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS review_verdicts (
+    verdict_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    image_sha256 TEXT NOT NULL,        -- labels belong to images: a verdict covers every page with this image
+    task TEXT NOT NULL,
+    revision INTEGER NOT NULL,         -- 1, 2, ... per (image, task): a save based on an older one is a conflict
+    doc_id TEXT NOT NULL,
+    page_index INTEGER NOT NULL,
+    verdict TEXT NOT NULL,             -- accept | edit | reject | skip
+    reason TEXT NOT NULL DEFAULT '',   -- reject: why
+    reviewer TEXT NOT NULL,
+    request_key TEXT NOT NULL DEFAULT '',   -- the stored teacher answer reviewed ('' when there is none)
+    prompt_hash TEXT NOT NULL,
+    schema_hash TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',   -- where label_before came from: teacher/model, review, prefill:...
+    label_before TEXT,                 -- JSON
+    label_after TEXT,                  -- JSON: the label that counts (accept, edit)
+    diff TEXT NOT NULL DEFAULT '[]',   -- JSON list of {path, before, after}
+    created_at REAL NOT NULL,
+    UNIQUE (image_sha256, task, revision)
+);
+CREATE TABLE IF NOT EXISTS review_items (
+    queue TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    doc_id TEXT NOT NULL,
+    page_index INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    image_sha256 TEXT NOT NULL,
+    why TEXT NOT NULL DEFAULT '',
+    done INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, position)
+);
+CREATE INDEX IF NOT EXISTS review_items_todo ON review_items (queue, done, position);
+CREATE INDEX IF NOT EXISTS review_items_by_label ON review_items (image_sha256, task);
+CREATE TABLE IF NOT EXISTS review_progress (
+    queue TEXT PRIMARY KEY,
+    rank INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    done INTEGER NOT NULL
+);
+"""
