@@ -128,6 +128,8 @@ class PageSources:
         except RuntimeError as exc:
             return PageWords("none"), f"unverified: OCR failed on this scan ({exc})"
 
+    _real_privacy_words = privacy_words      # the method itself (tests replace privacy_words around it)
+
     def page_image(self, page: PageRecord) -> bytes:
         return (self.run_cfg.run_dir / page.image_path).read_bytes()
 

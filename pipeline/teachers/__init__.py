@@ -29,7 +29,7 @@ DEFAULT_MODELS = {"textlayer": "pymupdf-textlayer-1", "tesseract": "tesseract", 
 
 __all__ = ["RETRYABLE", "TEACHERS", "TEACHER_NAMES", "DEFAULT_TEACHER", "DEFAULT_MODELS", "PageInput", "Reply", "ReplyStatus",
            "Teacher", "TeacherConfigError", "TeacherFatalError", "TeacherSettings", "register", "make_teacher",
-           "teacher_class", "batch_teacher_names", "ocr_words"]
+           "teacher_class", "batch_teacher_names", "ocr_words", "tesseract_version_or_none"]
 
 
 def teacher_class(name: str) -> type[Teacher]:
@@ -58,3 +58,12 @@ def ocr_words(image: bytes, size: tuple[int, int], langs: str = "ara+eng"):
 
     check_tesseract(langs)
     return ocr_page(image, size, langs)
+
+
+def tesseract_version_or_none() -> str | None:
+    """The installed Tesseract's version, or None when OCR cannot run here (the gate then marks scans unverified)."""
+    try:
+        from pipeline.teachers.tesseract import tesseract_version
+    except ImportError:
+        return None
+    return tesseract_version()

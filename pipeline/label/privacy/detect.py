@@ -26,7 +26,7 @@ _PHONE = [   # group 1: the number (labelled patterns leave their label out of t
                r"(\+?\d[\d .()/-]{6,}\d)"),
 ]
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}")
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _EG_ID = re.compile(r"(?<!\d)[23](?: ?\d){13}(?!\d)")
 _SSN = [re.compile(r"(?<![\d-])(\d{3})[- ](\d{2})[- ](\d{4})(?![\d-])"),
         re.compile(r"(?i)\bSSN\W{0,3}(\d{3})(\d{2})(\d{4})\b")]
@@ -163,7 +163,7 @@ def find_spans(text: str, lenient: bool = False) -> list[Span]:
     spans += [Span("passport", m.start(1), m.end(1)) for m in _PASSPORT.finditer(ascii_text)]
     spans += [Span("dob", m.start(1), m.end(1)) for m in _DOB.finditer(ascii_text)]
     # Identifiers before contact data: a 14-digit ID that also looks like a phone number is an ID.
-    rank = {kind: i for i, kind in enumerate(("national_id_eg", "ssn", "card", "iban", "passport", "dob",
+    rank = {kind: i for i, kind in enumerate(("national_id_eg", "ssn", "iban", "card", "passport", "dob",
                                               "email", "phone"))}
     spans.sort(key=lambda s: (rank[s.kind], -(s.end - s.start), s.start))
     kept: list[Span] = []

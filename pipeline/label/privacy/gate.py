@@ -22,7 +22,7 @@ from pipeline.label.privacy.redact import Mask, assign_placeholders, leaks, mask
 MIN_TEXT_CHARS = 30          # a text layer shorter than this (a page number, a scanner's stamp) is a scan
 MIN_OCR_CONF = 0.45          # below this mean word confidence OCR has not really read the page
 MIN_OCR_WORDS = 3
-BLANK_INK = 0.002            # share of dark pixels under which a page is blank: nothing to read, nothing to leak
+BLANK_INK = 0.0002           # share of dark pixels under which a page is blank: nothing to read, nothing to leak
 REDACTION_MISMATCH = "redaction_mismatch"
 
 

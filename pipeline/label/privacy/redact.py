@@ -115,28 +115,33 @@ def _strings(obj, fn):
 def restore(label: dict, masks: list[Mask], transcribing: bool) -> tuple[dict, list[str]]:
     """The label with every placeholder replaced by its value, and what did not come back exactly.
 
+    Counted per top-level field (a content label transcribes the page in ``markdown`` and again in
+    ``elements``): no field may hold a placeholder more often than it was masked, and in a
+    transcribing task some field must hold each exactly as often.
+
     >>> m = [Mask("[EMAIL_1]", "email", "a@b.co")]
-    >>> restore({"markdown": "mail [EMAIL_1]"}, m, True)
-    ({'markdown': 'mail a@b.co'}, [])
+    >>> restore({"markdown": "mail [EMAIL_1]", "elements": ["[EMAIL_1]"]}, m, True)
+    ({'markdown': 'mail a@b.co', 'elements': ['a@b.co']}, [])
     >>> restore({"markdown": "mail [EMAIL 1]"}, m, True)[1]
     ['[EMAIL_1] missing (0 of 1)', 'altered placeholder [EMAIL 1]']
     """
-    found: dict[str, int] = {}
+    known = {m.placeholder for m in masks}
+    found: dict[str, dict[str, int]] = {}
     odd: list[str] = []
-
-    def count(text: str) -> str:
-        for match in _LOOSE.finditer(text):
-            token = match.group()
-            if any(token == m.placeholder for m in masks):
-                found[token] = found.get(token, 0) + 1
-            else:
-                odd.append(token)
-        return text
-
-    _strings(label, count)
+    for key, value in label.items():
+        def count(text: str, key=key) -> str:
+            for match in _LOOSE.finditer(text):
+                token = match.group()
+                if token in known:
+                    found.setdefault(key, {}).setdefault(token, 0)
+                    found[key][token] += 1
+                else:
+                    odd.append(token)
+            return text
+        _strings(value, count)
     problems = []
     for mask in masks:
-        n = found.get(mask.placeholder, 0)
+        n = max((counts.get(mask.placeholder, 0) for counts in found.values()), default=0)
         if n > mask.occurrences or (transcribing and n < mask.occurrences):
             problems.append(f"{mask.placeholder} {'missing' if n < mask.occurrences else 'duplicated'} "
                             f"({n} of {mask.occurrences})")
