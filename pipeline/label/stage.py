@@ -7,8 +7,8 @@ that failed for a transient reason (429, 5xx, timeout) are sent again on the nex
 ``retry_failed`` re-sends the other failures too. Each answer is committed on its own, so a
 killed run loses at most the requests in flight.
 
-Before anything goes to a teacher that runs off this machine, the privacy gate holds back every
-document with personal data in its text layer or file name (``sensitive_blocked``, with the
+Before anything goes to a teacher that runs off this machine, the privacy gate (pipeline.label.gating) decides
+each page by the privacy policy: allow, redact (masked, restored locally) or block (``sensitive_blocked``, with the
 kinds found) unless ``allow_sensitive``. The scheduler itself is ``pipeline.label.engine``.
 """
 

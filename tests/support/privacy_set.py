@@ -149,7 +149,7 @@ def _rtl_html(line: str) -> str:
 def _norm(value: str) -> str:
     import re
 
-    return re.sub(r"[\s\-]", "", value.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))).lower()
+    return re.sub(r"[\s\-.()]", "", value.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))).lower()
 
 
 def _same(planted: str, found: str, loose: bool) -> bool:

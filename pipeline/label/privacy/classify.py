@@ -12,7 +12,8 @@ the letterhead/footer, else ``identifier`` (a personal IBAN). Emails and phone n
 3. an email: a role mailbox (``info@``, ``contact@``, ``support@``, ``billing@`` ...) or the
    sender's own domain (the domain of a role mailbox or website printed on the page) is
    organisational (``sales@vendor.com``; ``j.smith@vendor.com`` beside ``www.vendor.com``); a
-   free-mail address (gmail, yahoo ...) is personal; else the letterhead/footer rule;
+   free-mail address (gmail, yahoo ...) or a first.last mailbox at another domain is personal
+   (``jane.doe@example.com``); else the letterhead/footer rule;
 4. a phone number labelled Tel/Fax/Office/Switchboard/هاتف/فاكس, or on a line naming a company
    (Ltd, Inc, GmbH, SDN BHD, Bank, شركة ...), or in the letterhead/footer (the top 18% or bottom 15%
    of the page; without geometry, the first 6 or last 4 lines) is organisational:
@@ -48,6 +49,7 @@ _COMPANY = re.compile(r"(?i)\b(?:ltd|limited|llc|inc|corp|corporation|gmbh|ag|pl
 _PAYMENT = re.compile(r"(?i)\b(?:pay(?:ment)?|remit|beneficiary|bank details|account name|bank account|"
                       r"wire|transfer to|our bank|swift|bic)\b|المستفيد|الدفع|تحويل")
 _WEBSITE = re.compile(r"(?i)\b(?:www\.|https?://)([a-z0-9-]+(?:\.[a-z0-9-]+)+)")
+_PERSON_MAILBOX = re.compile(r"^[a-z]+[._-][a-z]+\d*$")
 _EMAIL_PARTS = re.compile(r"(?i)^([^@]+)@(.+)$")
 
 
@@ -116,7 +118,7 @@ def _classify_contact(span: Span, text: str, lines: list[Line], index: int, here
         local, _, domain = value.lower().rpartition("@")
         if local in ROLE_MAILBOXES or any(domain == d or domain.endswith("." + d) for d in senders):
             return ORGANISATIONAL
-        if domain in FREE_MAIL:
+        if domain in FREE_MAIL or _PERSON_MAILBOX.match(local):   # jane.doe@ at another domain: a person's
             return PERSONAL
     elif _ORG_PHONE_CUE.search(here) or _COMPANY.search(here):
         return ORGANISATIONAL
