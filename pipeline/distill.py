@@ -23,6 +23,7 @@ from pipeline.label.batch.run import BatchConfig, BatchSummary, format_batch, ru
 from pipeline.render.config import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PIXELS, ENHANCE_METHODS, IMAGE_FORMATS, \
     ConfigError, RenderConfig, RenderRunConfig
 from pipeline.label.cost import load_prices
+from pipeline.label.privacy import load_policy
 from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.render.discover import DOCUMENT_KINDS, Selection, iter_inputs
@@ -111,8 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--dry-run", action="store_true",
                        help="render, then print pages, estimated tokens and cost; send nothing")
     group.add_argument("--allow-sensitive", action="store_true",
-                       help="send documents with personal data (emails, phones, IBANs, cards, national IDs) "
-                            "to a cloud teacher anyway")
+                       help="send every page as it is to a cloud teacher, personal data and all: nothing is "
+                            "checked (the explicit switch; prefer --privacy-policy)")
+    group.add_argument("--privacy-policy", type=Path, metavar="FILE",
+                       help="YAML: allow/redact/block per kind and class of personal data, allowlisted domains and "
+                            "numbers (default: pipeline/label/privacy/default_policy.yaml; README 'Privacy')")
     group = parser.add_argument_group("batch, scale-out, tracking")
     group.add_argument("--batch", action="store_true",
                        help="label through the provider's Batch API (openai, gemini: half price, answers within "
@@ -156,7 +160,8 @@ def label_config_from_args(args: argparse.Namespace) -> LabelConfig:
                        repair=not args.no_repair, retry_failed=args.retry_failed, concurrency=args.concurrency,
                        rpm=args.rpm, tpm=args.tpm, max_attempts=args.max_attempts, max_cost_usd=args.max_cost,
                        prices=load_prices(args.prices) if args.prices else None,
-                       allow_sensitive=args.allow_sensitive, dry_run=args.dry_run)
+                       allow_sensitive=args.allow_sensitive, dry_run=args.dry_run,
+                       privacy_policy=load_policy(args.privacy_policy))
 
 
 def _batch_config(args: argparse.Namespace) -> BatchConfig | None:

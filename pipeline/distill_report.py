@@ -115,9 +115,16 @@ def format_label_summary(summary: LabelSummary) -> str:
         lines.append(f"  stopped at the --max-cost budget: {summary.left} left for the next run")
     if summary.rerun_note():
         lines.append(f"  {summary.rerun_note()}")
+    if summary.privacy.get("pages"):
+        lines.append("  privacy gate (" + str(summary.privacy.get("policy", "default")) + "): documents "
+                     + ", ".join(f"{a} {n}" for a, n in sorted(summary.privacy.get("documents", {}).items()))
+                     + "; pages " + ", ".join(f"{a} {n}" for a, n in sorted(summary.privacy["pages"].items())))
     for item in summary.blocked:
-        lines.append(f"  sensitive_blocked {item['path']}: {', '.join(item['kinds'])} (not sent; --allow-sensitive "
-                     "sends it)")
+        pages = item.get("pages") or []
+        where = f" page(s) {', '.join(map(str, pages))}" if pages else ""
+        lines.append(f"  sensitive_blocked {item['path']}: {', '.join(item['kinds'])}{where} (not sent"
+                     + (f"; {item['detail']}" if item.get("detail") else "; a --privacy-policy may redact or allow "
+                        "it, --allow-sensitive sends everything") + ")")
     for task, outcomes in data["labels"].items():
         lines.append(f"  {task:<12} " + ", ".join(f"{o} {n}" for o, n in outcomes.items()))
     if summary.warnings:

@@ -15,6 +15,7 @@ from pipeline.render.discover import document_kind
 from pipeline.label.pagetext import PageTextReader
 from pipeline.render.pdfio import PdfOpenError, candidate_passwords, open_pdf
 from pipeline.label.privacy import find_personal_data
+from pipeline.label.privacy.pagewords import PageWords, ocr_page_words, text_layer_words
 from pipeline.records import PageRecord
 from pipeline.store import RunStore
 from pipeline.teachers import PageInput
@@ -95,6 +96,42 @@ class PageSources:
         finally:
             pdf.close()
         return sorted(kinds)
+
+    def privacy_words(self, page: PageRecord, min_text_chars: int, ocr_langs: str) -> tuple[PageWords, str]:
+        """The words the privacy gate reads on one page, and why it could not read any ("": it could).
+
+        The text layer's words where the page has one of at least ``min_text_chars`` characters;
+        otherwise (a scan, an image document) local OCR of the rendered image that would be sent.
+        """
+        doc = self.document(page.doc_id)
+        if doc.path is None:
+            return PageWords("none"), "unchecked: the file moved away since rendering; put it back or rerun"
+        if document_kind(doc.rel) == "pdf" and page.text_chars >= min_text_chars:
+            try:
+                pdf = open_pdf(doc.path, doc.passwords)
+            except PdfOpenError as exc:
+                return PageWords("none"), f"unchecked: the PDF cannot be opened any more ({exc})"
+            try:
+                return text_layer_words(pdf.load_page(page.page_index), page.width, page.height), ""
+            except Exception as exc:  # a page MuPDF cannot read: say so, the policy decides
+                return PageWords("none"), f"unchecked: its text layer cannot be read ({type(exc).__name__})"
+            finally:
+                pdf.close()
+        from pipeline.teachers import TeacherConfigError
+
+        image = self.page_image(page)
+        try:
+            return ocr_page_words(image, page.width, page.height, ocr_langs), ""
+        except TeacherConfigError as exc:
+            return PageWords("none"), (f"unverified: a scan and no OCR to read it ({exc}); install Tesseract, or "
+                                       "allow unverified pages with a --privacy-policy saying 'unverified: allow'")
+        except RuntimeError as exc:
+            return PageWords("none"), f"unverified: OCR failed on this scan ({exc})"
+
+    _real_privacy_words = privacy_words      # the method itself (tests replace privacy_words around it)
+
+    def page_image(self, page: PageRecord) -> bytes:
+        return (self.run_cfg.run_dir / page.image_path).read_bytes()
 
     def close(self) -> None:
         self.texts.close()

@@ -7,8 +7,8 @@ that failed for a transient reason (429, 5xx, timeout) are sent again on the nex
 ``retry_failed`` re-sends the other failures too. Each answer is committed on its own, so a
 killed run loses at most the requests in flight.
 
-Before anything goes to a teacher that runs off this machine, the privacy gate holds back every
-document with personal data in its text layer or file name (``sensitive_blocked``, with the
+Before anything goes to a teacher that runs off this machine, the privacy gate (pipeline.label.gating) decides
+each page by the privacy policy: allow, redact (masked, restored locally) or block (``sensitive_blocked``, with the
 kinds found) unless ``allow_sensitive``. The scheduler itself is ``pipeline.label.engine``.
 """
 
@@ -25,7 +25,10 @@ from pipeline.label.asking import DEFAULT_LADDER, Answer, AskPolicy
 from pipeline.label.breaker import DEFAULT_FAILURES, Breaker
 from pipeline.errors import ConfigError
 from pipeline.label.cost import CostMeter, PriceTable, load_prices
+from pipeline.label import gating
 from pipeline.label.engine import LabelEngine
+from pipeline.label.gating import REDACTION_MISMATCH, SENSITIVE_BLOCKED
+from pipeline.label.privacy.policy import Policy
 from pipeline.label.estimate import estimate_jobs
 from pipeline.label.summary import LabelSummary, count_record
 from pipeline.label.sources import PageSources
@@ -35,10 +38,9 @@ from pipeline.store import RunStore
 from pipeline.tasks import Task
 from pipeline.teachers import Teacher
 
-SENSITIVE_BLOCKED = "sensitive_blocked"    # held back by the privacy gate; checked again on every run
 
 __all__ = ["LabelConfig", "LabelSummary", "request_key", "plan_requests", "distinct_requests", "gate_sensitive",
-           "label_pages", "SENSITIVE_BLOCKED"]
+           "label_pages", "SENSITIVE_BLOCKED", "REDACTION_MISMATCH"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ class LabelConfig:
     max_cost_usd: float | None = None
     breaker_failures: int = DEFAULT_FAILURES   # transient failures in a row (no answer) that pause the run for a probe
     prices: PriceTable | None = None   # None: the price table shipped with docdistill
-    allow_sensitive: bool = False
+    allow_sensitive: bool = False # send every page as it is (the explicit switch: nothing is checked)
+    privacy_policy: Policy | None = None   # None: the shipped default (pipeline/label/privacy/default_policy.yaml)
     dry_run: bool = False         # estimate tokens and cost, send nothing
 
     def __post_init__(self) -> None:
@@ -138,37 +141,14 @@ def _record(job: Job, teacher: Teacher, outcome: str, **kw) -> LabelRecord:
 
 
 def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg: LabelConfig,
-                   store: RunStore | None, summary: LabelSummary) -> list[Job]:
-    """Hold back documents with personal data from an off-machine teacher; returns the jobs to send,
-    one per request key (``distinct_requests``).
-
-    Each held-back request is stored as ``sensitive_blocked`` (kinds only, never values) unless
-    ``store`` is None (a dry run writes nothing); a page whose image is also on a page of a
-    document without personal data shares that page's answer instead (the same bytes are sent
-    either way).
+                   store: RunStore | None, summary: LabelSummary, redactions: dict | None = None) -> list[Job]:
+    """The privacy gate (``pipeline.label.gating``): the jobs to send, one per request key
+    (``distinct_requests``). Held-back requests are stored ``sensitive_blocked`` (kinds only)
+    unless ``store`` is None (a dry run writes nothing); pages to mask land in ``redactions``
+    (without it, as in batch mode, they are held back instead).
     """
-    if cfg.allow_sensitive or not teacher.off_machine:
-        return distinct_requests(jobs, summary)
-    kinds_by_doc = {doc_id: sources.personal_data(doc_id) for doc_id in dict.fromkeys(j.page.doc_id for j in jobs)}
-    for doc_id, kinds in kinds_by_doc.items():
-        if kinds:
-            summary.blocked.append({"path": sources.document(doc_id).rel, "kinds": kinds})
-    keep = distinct_requests([job for job in jobs if not kinds_by_doc[job.page.doc_id]], summary)
-    decided = {job.key for job in keep}
-    for job in jobs:
-        kinds = kinds_by_doc[job.page.doc_id]
-        if not kinds:
-            continue
-        if job.key in decided:     # the same image is sent for a document without personal data, or held once
-            summary.shared += 1
-            continue
-        decided.add(job.key)
-        record = _record(job, teacher, SENSITIVE_BLOCKED, detail=", ".join(kinds), attempts=0)
-        if store is not None:
-            with store.transaction():
-                store.put_label(record)
-        count_record(summary, record, sources.document(job.page.doc_id).rel)
-    return keep
+    return gating.gate_sensitive(jobs, sources, teacher, cfg, store, summary, distinct_requests, _record,
+                                 redactions)
 
 
 def _price_for(cfg: LabelConfig, teacher: Teacher):
@@ -198,28 +178,30 @@ def label_pages(sources: PageSources, cfg: LabelConfig, store: RunStore, teacher
     jobs = [job for job in plan_requests(store, cfg, teacher, summary) if job.key not in in_batches]
     summary.in_batch_jobs = len(in_batches)
     try:
-        jobs = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
+        redactions: dict = {}
+        jobs = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary, redactions)
         if cfg.dry_run:
             summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price)
             return summary
-        _run_engine(jobs, sources, cfg, store, teacher, price, summary, progress)
+        _run_engine(jobs, sources, cfg, store, teacher, price, summary, progress, redactions)
     finally:
         summary.seconds = time.perf_counter() - started
     return summary
 
 
 def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: RunStore, teacher: Teacher,
-                price, summary: LabelSummary, progress: bool) -> None:
+                price, summary: LabelSummary, progress: bool, redactions: dict) -> None:
     meter = CostMeter(price, cfg.max_cost_usd)
     bar = _progress_bar(progress, len(jobs))
     answered = [0]
 
     def on_answer(job: Job, answer: Answer) -> None:
         reply, checked = answer.reply, answer.checked
-        record = _record(job, teacher, checked.outcome.value, finish_reason=reply.finish_reason,
+        outcome, label, detail = gating.restore_answer(redactions, cfg.privacy_policy, job, checked.outcome.value,
+                                                       checked.data, checked.errors or checked.note)
+        record = _record(job, teacher, outcome, finish_reason=reply.finish_reason,
                          tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, attempts=answer.requests,
-                         raw_text=reply.text, label=checked.data, warnings=checked.warnings,
-                         detail=checked.errors or checked.note)
+                         raw_text=reply.text, label=label, warnings=checked.warnings, detail=detail)
         with store.transaction():
             store.put_label(record)
         count_record(summary, record, sources.document(job.page.doc_id).rel)
@@ -229,7 +211,7 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
 
     concurrency = cfg.concurrency if teacher.thread_safe else 1
     engine = LabelEngine(teacher, cfg.policy(), concurrency, RateLimiter(cfg.rpm, cfg.tpm), meter,
-                         prepare=lambda job: sources.page_input(job.page, cfg.anchor), on_answer=on_answer,
+                         prepare=gating.prepare_input(sources, redactions, cfg.anchor), on_answer=on_answer,
                          breaker=Breaker(cfg.breaker_failures, pause_s=cfg.backoff_max_s))
     try:
         engine.run(jobs)

@@ -25,6 +25,7 @@ class LabelSummary:
     price_source: str = ""
     failures: list[dict] = field(default_factory=list)  # {path, page, task, outcome, detail}
     blocked: list[dict] = field(default_factory=list)   # documents held back by the privacy gate: {path, kinds}
+    privacy: dict = field(default_factory=dict)        # the privacy gate: {"pages"|"documents": {action: n}, "policy"}
     left: int = 0                                      # (page, task) not answered: the run stopped early
     in_batch_jobs: int = 0                             # requests waiting in --batch jobs (not sent again)
     stopped: str = ""                                  # "", "budget" (--max-cost), "fatal" or "unavailable"
@@ -41,7 +42,9 @@ class LabelSummary:
                "warnings": dict(self.warnings),
                "tokens": {"in": self.tokens_in, "out": self.tokens_out},
                "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
-               "failures": self.failures, "sensitive_blocked": self.blocked, "left_for_next_run": self.left,
+               "failures": self.failures, "sensitive_blocked": self.blocked,
+               "privacy": {k: dict(v) if isinstance(v, Counter) else v for k, v in self.privacy.items()},
+               "left_for_next_run": self.left,
                "stopped": self.stopped or None, "in_batch_jobs": self.in_batch_jobs,
                "seconds": round(self.seconds, 3)}
         if self.price_source:

@@ -15,12 +15,13 @@ from pipeline.records import DocumentRecord, PageRecord, PageStatus
 from pipeline.store.batch import BatchTables
 from pipeline.store.labels import LabelTables
 from pipeline.store.merging import MergeTables
+from pipeline.store.privacy import PrivacyTables
 from pipeline.store.review import ReviewTables
 from pipeline.store.opening import open_read_only, open_read_write, os_cause
 from pipeline.store.schema import PAGE_COLUMNS, SCHEMA_VERSION, STORE_FILENAME
 
 
-class RunStore(LabelTables, BatchTables, MergeTables, ReviewTables):
+class RunStore(LabelTables, BatchTables, MergeTables, ReviewTables, PrivacyTables):
     """One run folder's database. ``read_only``: nothing is created or written (a run on read-only media)."""
 
     def __init__(self, run_dir: Path, read_only: bool = False):

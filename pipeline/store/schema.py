@@ -168,3 +168,21 @@ CREATE TABLE IF NOT EXISTS review_progress (
     done INTEGER NOT NULL
 );
 """
+
+# The privacy gate's audit trail: one row per page it decided, by kind, class and action; never a value.
+PRIVACY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS privacy_pages (
+    doc_id TEXT NOT NULL,
+    page_index INTEGER NOT NULL,
+    image_sha256 TEXT NOT NULL,
+    policy TEXT NOT NULL,                 -- the policy's digest: a changed policy shows
+    source TEXT NOT NULL,                 -- text (text layer) | ocr | none
+    action TEXT NOT NULL,                 -- allow | redact | block
+    findings TEXT NOT NULL DEFAULT '[]',  -- [{kind, class, action, spans}]
+    span_count INTEGER NOT NULL DEFAULT 0,
+    masked_boxes TEXT NOT NULL DEFAULT '[]',  -- hashes of (image, box) of every masked box
+    detail TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (doc_id, page_index)
+);
+"""

@@ -29,7 +29,7 @@ DEFAULT_MODELS = {"textlayer": "pymupdf-textlayer-1", "tesseract": "tesseract", 
 
 __all__ = ["RETRYABLE", "TEACHERS", "TEACHER_NAMES", "DEFAULT_TEACHER", "DEFAULT_MODELS", "PageInput", "Reply", "ReplyStatus",
            "Teacher", "TeacherConfigError", "TeacherFatalError", "TeacherSettings", "register", "make_teacher",
-           "teacher_class", "batch_teacher_names"]
+           "teacher_class", "batch_teacher_names", "ocr_words", "tesseract_version_or_none"]
 
 
 def teacher_class(name: str) -> type[Teacher]:
@@ -49,3 +49,21 @@ def batch_teacher_names() -> tuple[str, ...]:
     """The teachers with a Batch API, for messages (every teacher module is imported to ask it)."""
     # Reverse name order lists the OpenAI family before gemini, as the messages always have.
     return tuple(sorted((name for name in TEACHER_NAMES if teacher_class(name).has_batch_api), reverse=True))
+
+
+def ocr_words(image: bytes, size: tuple[int, int], langs: str = "ara+eng"):
+    """Tesseract's words (text, box, confidence, block/par/line) on one page image, for the privacy gate's
+    eyes on scans; raises TeacherConfigError (OcrUnavailable) when Tesseract or a language is missing."""
+    from pipeline.teachers.tesseract import check_tesseract, ocr_page
+
+    check_tesseract(langs)
+    return ocr_page(image, size, langs)
+
+
+def tesseract_version_or_none() -> str | None:
+    """The installed Tesseract's version, or None when OCR cannot run here (the gate then marks scans unverified)."""
+    try:
+        from pipeline.teachers.tesseract import tesseract_version
+    except ImportError:
+        return None
+    return tesseract_version()

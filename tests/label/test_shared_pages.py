@@ -89,6 +89,8 @@ def test_identical_pages_are_paid_for_once_and_every_page_gets_the_label(tmp_pat
 
 
 def test_a_page_held_back_by_the_privacy_gate_shares_the_answer_of_its_copy_that_may_be_sent(tmp_path, monkeypatch):
+    from pipeline.label.privacy import load_policy
+
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
     make_orders(tmp_path / "in", 2, variants=2)
     make_doc(tmp_path / "in" / "jane.doe@example.org.pdf", (TERMS, "Order form, variant 0"))   # both pages public
@@ -101,8 +103,12 @@ def test_a_page_held_back_by_the_privacy_gate_shares_the_answer_of_its_copy_that
     with ProviderStub(valid_answer) as stub:
         teacher = make_teacher("gemini", TeacherSettings(base_url=stub.url, timeout_s=5))
         with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
-            summary = label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(["content"])), concurrency=2), store,
-                                  teacher, progress=False)
+            # A file name is never sent: under the default policy only a block in it holds a document back, so this
+            # test (rewritten for issue 17) blocks personal data to keep its file-name-only documents held back.
+            (tmp_path / "strict.yaml").write_text("actions:\n  personal: block\n")
+            strict = load_policy(tmp_path / "strict.yaml")
+            summary = label_pages(sources, LabelConfig(tasks=tuple(resolve_tasks(["content"])), concurrency=2,
+                                                       privacy_policy=strict), store, teacher, progress=False)
             rows = store.count_labels()
             held = [store.get_document(l.doc_id)["path"] for l in store.iter_labels(outcome="sensitive_blocked")]
         teacher.close()

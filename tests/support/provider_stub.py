@@ -46,6 +46,7 @@ class StubRequest:
     headers: dict[str, str]        # names in lower case
     body: dict
     model: str = ""
+    raw: bytes = b""               # the request body exactly as received (for grep checks)
 
     def _parts(self) -> list[dict]:
         if self.provider == "gemini":
@@ -133,6 +134,36 @@ class Behaviour:
 
 
 Responder = Callable[[StubRequest], Behaviour]
+PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+\]")
+
+
+def seen_placeholders(request: StubRequest, read_image: bool = False) -> list[str]:
+    """The privacy placeholders a teacher would see: in the prompt (anchor text) and, with ``read_image``,
+    on the image (Tesseract reads it, as a vision model would), in order of first appearance."""
+    found = PLACEHOLDER.findall(request.prompt_text.split("<text_layer>", 1)[-1])
+    if read_image and request.image_bytes:
+        import io
+
+        import pytesseract
+        from PIL import Image
+
+        text = pytesseract.image_to_string(Image.open(io.BytesIO(request.image_bytes)), lang="eng")
+        found += PLACEHOLDER.findall(re.sub(r"\s+", "", text).replace("][", "] ["))
+    return list(dict.fromkeys(found))
+
+
+def echo_placeholders(content: dict, metadata: dict, drop: int = 0, read_image: bool = False) -> Responder:
+    """A teacher that transcribes every placeholder it sees into the content answer's markdown and
+    elements (``drop``: leave the first ``drop`` out, as a sloppy teacher would)."""
+    def responder(request: StubRequest) -> Behaviour:
+        if "markdown" not in json.dumps(request.schema or {}):
+            return Behaviour.ok(metadata)
+        seen = seen_placeholders(request, read_image)[drop:]
+        answer = json.loads(json.dumps(content))
+        answer["markdown"] = "\n".join([answer["markdown"], *seen])
+        answer["elements"] = answer["elements"] + [{"kind": "paragraph", "text": p} for p in seen]
+        return Behaviour.ok(answer)
+    return responder
 
 
 def scripted(*behaviours: Behaviour, then: Behaviour | None = None) -> Responder:
@@ -283,9 +314,9 @@ class ProviderStub:
         headers = {name.lower(): value for name, value in handler.headers.items()}
         match = _GEMINI_PATH.match(path)
         if match:
-            req = StubRequest("gemini", path, headers, body, match["model"])
+            req = StubRequest("gemini", path, headers, body, match["model"], raw)
         elif path == _OPENAI_PATH:
-            req = StubRequest("openai", path, headers, body, str(body.get("model", "")))
+            req = StubRequest("openai", path, headers, body, str(body.get("model", "")), raw)
         else:
             return 404, {"error": {"code": 404, "message": f"no route {path}", "status": "NOT_FOUND"}}, {}
         with self._lock:

@@ -1,0 +1,111 @@
+"""A page's words with their boxes on the rendered image: from the text layer, or from OCR on scans.
+
+Detection runs on the words joined (a space between words, a newline between lines), so every
+span found maps back to the words it covers and their boxes: what redaction masks.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pipeline.label.privacy.classify import Line
+
+Box = tuple[int, int, int, int]            # x0, y0, x1, y1 in image pixels
+
+
+@dataclass
+class PageWords:
+    """Words of one page, the text they join into, its lines, and each word's span in it."""
+
+    source: str                            # "text" (the PDF's text layer) | "ocr" | "none"
+    width: int = 0                         # the rendered image's size, which the boxes are in
+    height: int = 0
+    text: str = ""
+    lines: list[Line] = field(default_factory=list)
+    words: list[tuple[int, int, Box]] = field(default_factory=list)   # (start, end, box)
+    mean_conf: float | None = None         # OCR only: mean word confidence 0..1
+
+    def boxes(self, start: int, end: int) -> list[Box]:
+        """The boxes of the words a span touches, merged per line (one rectangle a line)."""
+        by_line: dict[int, Box] = {}
+        for w_start, w_end, box in self.words:
+            if w_start < end and start < w_end:
+                line = next(i for i, ln in enumerate(self.lines) if ln.start <= w_start <= ln.end)
+                old = by_line.get(line)
+                by_line[line] = box if old is None else (min(old[0], box[0]), min(old[1], box[1]),
+                                                         max(old[2], box[2]), max(old[3], box[3]))
+        return [by_line[i] for i in sorted(by_line)]
+
+
+def join_words(source: str, lines: Iterable[list[tuple[str, Box]]], width: int, height: int,
+               mean_conf: float | None = None) -> PageWords:
+    """Build a PageWords from lines of (word, box), in reading order.
+
+    >>> pw = join_words("ocr", [[("Tel", (0, 0, 9, 5)), ("123", (10, 0, 19, 5))], [("x", (0, 50, 5, 55))]], 20, 100)
+    >>> pw.text, pw.boxes(4, 7), pw.lines[1].y_frac
+    ('Tel 123\\nx\\n', [(10, 0, 19, 5)], 0.525)
+    """
+    out = PageWords(source, width, height, mean_conf=mean_conf)
+    parts: list[str] = []
+    pos = 0
+    for line in lines:
+        words = [(unicodedata.normalize("NFKC", w).strip(), box) for w, box in line]
+        words = [(w, box) for w, box in words if w]
+        if not words:
+            continue
+        start = pos
+        for i, (word, box) in enumerate(words):
+            if i:
+                parts.append(" ")
+                pos += 1
+            out.words.append((pos, pos + len(word), box))
+            parts.append(word)
+            pos += len(word)
+        mid = (min(b[1] for _, b in words) + max(b[3] for _, b in words)) / 2
+        out.lines.append(Line(start, pos, round(mid / height, 4) if height else None))
+        parts.append("\n")
+        pos += 1
+    out.text = "".join(parts)
+    return out
+
+
+def text_layer_words(pdf_page, width: int, height: int) -> PageWords:
+    """The text layer's words (PyMuPDF ``get_text("words")``) with boxes scaled onto the rendered image."""
+    import pymupdf
+
+    matrix = pdf_page.rotation_matrix * pymupdf.Matrix(width / pdf_page.rect.width, height / pdf_page.rect.height)
+    lines: dict[tuple[int, int], list[tuple[str, Box]]] = {}
+    for x0, y0, x1, y1, word, block, line, _ in pdf_page.get_text("words"):
+        r = pymupdf.Rect(x0, y0, x1, y1) * matrix
+        lines.setdefault((block, line), []).append((word, (int(r.x0), int(r.y0), int(r.x1 + 0.999),
+                                                          int(r.y1 + 0.999))))
+    return join_words("text", lines.values(), width, height)
+
+
+def ocr_page_words(image: bytes, width: int, height: int, langs: str) -> PageWords:
+    """Tesseract's words on the rendered image (raises TeacherConfigError when OCR is not installed)."""
+    from pipeline.teachers import ocr_words
+
+    page = ocr_words(image, (width, height), langs)
+    lines: dict[tuple[int, int, int], list[tuple[str, Box]]] = {}
+    for w in page.words:
+        lines.setdefault((w.block, w.par, w.line), []).append(
+            (_digit_fix(w.text), (w.left, w.top, w.left + w.width, w.top + w.height)))
+    return join_words("ocr", lines.values(), width, height, page.mean_conf)
+
+
+_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1", "S": "5", "B": "8"})
+
+
+def _digit_fix(word: str) -> str:
+    """OCR's letter-for-digit slips inside a mostly-digit word (a misread 0 breaks a check digit).
+
+    >>> _digit_fix("29O0101l234567"), _digit_fix("INVOICE")
+    ('29001011234567', 'INVOICE')
+    """
+    digits = sum(ch.isdigit() for ch in word)
+    if len(word) >= 4 and digits >= 0.7 * len(word):
+        return word.translate(_LOOKALIKES)
+    return word
