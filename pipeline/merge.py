@@ -9,6 +9,10 @@ the arguments and merging again changes nothing:
 - a label (same request key): ``ok`` beats a failure, then the newest, then the larger raw text;
 - a page: rendered (with its image present) beats failed, then the newest render;
 - a document: opened beats skipped, then the newest.
+- review verdicts (an audit trail) are appended, identical ones once; per image and task they keep
+  their revision order, a source's after those already merged: where two shards reviewed the same
+  image, the verdict that counts is the last-merged shard's newest (the one exception to the
+  argument order not mattering). The review queues are not merged: the review app rebuilds them.
 
 The hash cache (``inputs``) is not merged: it is only a cache, and a resumed run rebuilds it.
 Exit codes (``pipeline.cli``, the same for every command): 0 merged, 2 bad input (nothing
@@ -98,10 +102,14 @@ def merge_runs(sources: list[Path], out_dir: Path) -> MergeSummary:
         if out_dir.exists() and src.resolve() == out_dir.resolve():
             raise ConfigError(f"--out {out_dir} is also a source: merge into a new folder")
     summary = MergeSummary(sources=[str(s) for s in sources], out=str(out_dir))
+    reviewed = False
     for src in sources:            # every source opens as a store (schema version checked) before any write
-        RunStore(src).close()
+        with RunStore(src) as source:
+            reviewed = reviewed or source.has_review_tables()
     with RunStore(out_dir) as store:
         store.ensure_batch_tables()
+        if reviewed:               # created outside the merge transactions (a script commits)
+            store.ensure_review_tables()
         for src in sources:
             with store.attached(src / STORE_FILENAME), store.transaction():
                 summary.changed["documents"] += store.merge_table("documents")
@@ -113,6 +121,8 @@ def merge_runs(sources: list[Path], out_dir: Path) -> MergeSummary:
                 for table in BATCH_TABLES:
                     if table in present:
                         summary.changed[table] += store.merge_table(table)
+                if "review_verdicts" in present:     # the queues are not merged: rebuilt at each review start
+                    summary.changed["review_verdicts"] += store.merge_verdicts()
         summary.totals = {"documents": len(store.documents()), "pages": store.count_pages(),
                           "labels": {f"{t}:{o}": n for (t, o), n in sorted(store.count_labels().items())}}
     return summary

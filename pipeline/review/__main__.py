@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "http://127.0.0.1:8000/v1#student (only this machine or your private network)")
     parser.add_argument("--eval-dir", type=Path, help="evaluate's --out (run with --mine) or its --mine folder: "
                                                       "a queue of the mined failures")
+    parser.add_argument("--password", action="append", default=[],
+                        help="password to try on encrypted PDFs for the textlayer prefill (repeatable), as for distill")
+    parser.add_argument("--passwords", type=Path, help="JSON/YAML map of file name -> password (distill's file)")
     parser.add_argument("--sample", type=int, default=50, help="valid labels in the random spot-check queue")
     parser.add_argument("--seed", type=int, default=0, help="seed of the spot-check sample")
     group = parser.add_argument_group("Label Studio (instead of serving)")
@@ -45,11 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from pipeline.render.pdfio import load_passwords_file
         from pipeline.review.setup import ReviewConfig, review_app
 
         cfg = ReviewConfig(run_dir=args.run_dir, reviewer=args.reviewer or getpass.getuser(), pdf_dir=args.pdf_dir,
                            prefill_endpoint=args.prefill_endpoint, eval_dir=args.eval_dir, sample_size=args.sample,
-                           seed=args.seed)
+                           seed=args.seed, passwords=tuple(args.password),
+                           passwords_by_name=load_passwords_file(args.passwords) if args.passwords else {})
         if args.export_label_studio or args.import_label_studio:
             return label_studio(cfg, args)
         app, token, counts = review_app(cfg)

@@ -15,6 +15,7 @@ from pathlib import Path
 from pipeline.errors import ConfigError
 from pipeline.label.answers import check_reply
 from pipeline.label.sources import MIME_TYPES
+from pipeline.render.pdfio import candidate_passwords
 from pipeline.review.forms import TaskForm
 from pipeline.store import RunStore
 from pipeline.tasks import Task
@@ -46,15 +47,18 @@ def parse_endpoint(text: str) -> tuple[str, str]:
         raise ConfigError(f"--prefill-endpoint {text!r}: give URL#MODEL, e.g. http://127.0.0.1:8000/v1#student")
     if not host_is_local(url):
         raise ConfigError(f"--prefill-endpoint {url}: pages held back by the privacy gate must not leave this "
-                          "machine; give a student served here or on your private network")
+                          "machine; give a student served here or on your private network, e.g. "
+                          "http://127.0.0.1:8000/v1#student (llamafactory-cli api or vLLM on this machine)")
     return url, model or "student"
 
 
 class Prefiller:
     """Asks the local teachers in turn (the endpoint first, when given) until one gives a valid label."""
 
-    def __init__(self, run_dir: Path, pdf_dir: Path | None = None, endpoint: str | None = None):
+    def __init__(self, run_dir: Path, pdf_dir: Path | None = None, endpoint: str | None = None,
+                 passwords: tuple[str, ...] = (), passwords_by_name: dict[str, str] | None = None):
         self.run_dir, self.pdf_dir = run_dir, pdf_dir
+        self.passwords, self.passwords_by_name = passwords, passwords_by_name or {}   # in memory only
         self.endpoint = parse_endpoint(endpoint) if endpoint else None
         self._teachers: list[Teacher] | None = None
         self._notes: list[str] = []
@@ -78,13 +82,16 @@ class Prefiller:
 
     def page_input(self, store: RunStore, doc_id: str, page_index: int, image_path: str) -> PageInput:
         row = store.get_document(doc_id)
+        paths = store.document_paths(doc_id) or ([row["path"]] if row is not None else [])
         source = None
         if self.pdf_dir is not None:
-            found = [self.pdf_dir / p for p in store.document_paths(doc_id) if (self.pdf_dir / p).is_file()]
+            found = [self.pdf_dir / p for p in paths if (self.pdf_dir / p).is_file()]
             source = found[0] if found else None
+        # the same candidates, in the same order, as the label stage (pipeline.label.sources)
+        passwords = tuple(candidate_passwords(paths[0], self.passwords_by_name, self.passwords)) if paths else ()
         image = (self.run_dir / image_path).read_bytes()
         return PageInput(doc_id, page_index, image, MIME_TYPES[image_path.rsplit(".", 1)[-1].lower()],
-                         source=source, pdf_metadata=_metadata(row))
+                         source=source, passwords=passwords, pdf_metadata=_metadata(row))
 
     def prefill(self, store: RunStore, form: TaskForm, page) -> tuple[dict | None, str, list[str]]:
         """(label or None, where it came from, notes on the teachers that gave nothing) for one page."""

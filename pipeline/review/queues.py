@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pipeline.errors import ConfigError
 from pipeline.evaluation.inputs import page_key
 from pipeline.label.answers import TRANSIENT as TRANSIENT_OUTCOMES
 from pipeline.records import LabelRecord
+from pipeline.scripts import strings_of
 from pipeline.store import RunStore
 from pipeline.store.review import QueueRow
 
@@ -36,7 +38,7 @@ QUEUE_TITLES = {"invalid": "failed validation / salvaged", "foreign_script": "fo
 FAILED_VALIDATION = ("invalid", "malformed_json")
 HELD_BACK = "sensitive_blocked"
 TRANSIENT = tuple(outcome.value for outcome in TRANSIENT_OUTCOMES)
-DISAGREE_BELOW = 80.0          # rapidfuzz ratio (0-100) of the two labels' JSON texts
+DISAGREE_BELOW = 80.0          # rapidfuzz ratio (0-100) of the two labels' texts (``label_text``)
 
 
 @dataclass
@@ -52,35 +54,51 @@ class ImageLabels:
         return (ok or self.labels or [None])[-1]
 
 
-def queue_of(entry: ImageLabels, is_offline: Callable[[str], bool], mined: set[str],
-             task: str) -> tuple[str, str] | None:
-    """(queue, why) for one image's labels under a task, or None (a candidate for the sample)."""
+def queue_of(entry: ImageLabels, is_offline: Callable[[str], bool], mined: dict[str, int],
+             task: str) -> tuple[str, str, float] | None:
+    """(queue, why, rank within the queue: lowest first) for one image's labels under a task, or None (a
+    candidate for the sample). Disagreements rank least alike first, mined failures hardest first."""
     label = entry.chosen()
     if label is None:
-        return "manual", "never sent to a teacher"
+        return "manual", "never sent to a teacher", 0
     if label.outcome in FAILED_VALIDATION:
-        return "invalid", f"{label.outcome}: {label.detail[:120]}"
+        return "invalid", f"{label.outcome}: {label.detail[:120]}", 0
     if label.outcome == HELD_BACK:
-        return "manual", f"held back by the privacy gate ({label.detail})"
+        return "manual", f"held back by the privacy gate ({label.detail})", 0
     if label.outcome in TRANSIENT:
         return None                      # a rerun of distill sends these again: nothing to review yet
     if label.outcome != "ok":
-        return "manual", f"no usable answer ({label.outcome})"
+        return "manual", f"no usable answer ({label.outcome})", 0
     odd = [w for w in label.warnings if w.startswith("salvaged") or w == "repaired"]
     if odd:
-        return "invalid", ", ".join(odd)
+        return "invalid", ", ".join(odd), 0
     foreign = [w.split(":", 1)[1] for w in label.warnings if w.startswith("foreign_script:")]
     if foreign:
-        return "foreign_script", ", ".join(foreign)
+        return "foreign_script", ", ".join(foreign), 0
     disagreement = _disagreement(entry, is_offline)
-    if disagreement:
-        return "disagreement", disagreement
-    if any(f"{page_key(image)}:{task}" in mined for _, _, image in entry.pages):
-        return "mined", "failed in evaluation"
+    if disagreement is not None:
+        return "disagreement", *disagreement
+    ranks = [mined[f"{page_key(image)}:{task}"] for _, _, image in entry.pages if f"{page_key(image)}:{task}" in mined]
+    if ranks:
+        return "mined", "failed in evaluation", min(ranks)
     return None
 
 
-def _disagreement(entry: ImageLabels, is_offline: Callable[[str], bool]) -> str:
+def label_text(label: dict) -> str:
+    """What two teachers' labels are compared on: their text values, lower case, without markup.
+
+    The JSON keys (the same in every label of a task) are left out: two labels saying different things
+    must not look alike for sharing their field names.
+
+    >>> label_text({"markdown": "# Invoice **42**", "elements": [{"kind": "heading", "text": "Invoice 42"}]})
+    'invoice 42 heading invoice 42'
+    """
+    words = re.findall(r"\w+", " ".join(strings_of(label)).lower())
+    return " ".join(words)
+
+
+def _disagreement(entry: ImageLabels, is_offline: Callable[[str], bool]) -> tuple[str, float] | None:
+    """(why, % alike) when the newest offline label and the newest other label differ; None otherwise."""
     newest: dict[str, LabelRecord] = {}
     for label in entry.labels:
         if label.outcome == "ok":
@@ -88,11 +106,10 @@ def _disagreement(entry: ImageLabels, is_offline: Callable[[str], bool]) -> str:
     offline = [t for t in newest if is_offline(t)]
     others = [t for t in newest if not is_offline(t)]
     if not offline or not others:
-        return ""
+        return None
     a, b = newest[offline[-1]], newest[others[-1]]
-    alike = fuzz.ratio(json.dumps(a.label, sort_keys=True, ensure_ascii=False),
-                       json.dumps(b.label, sort_keys=True, ensure_ascii=False))
-    return f"{a.teacher} vs {b.teacher}: {alike:.0f}% alike" if alike < DISAGREE_BELOW else ""
+    alike = fuzz.ratio(label_text(a.label), label_text(b.label))
+    return (f"{a.teacher} vs {b.teacher}: {alike:.0f}% alike", alike) if alike < DISAGREE_BELOW else None
 
 
 def build_queues(store: RunStore, is_offline: Callable[[str], bool], mined: list[str] = (),
@@ -111,12 +128,14 @@ def build_queues(store: RunStore, is_offline: Callable[[str], bool], mined: list
     for sha in pages_of:
         for task in tasks:
             entries[(sha, task)].pages = sorted(pages_of[sha])
-    mined_ids = set(mined)
-    by_queue: dict[str, list] = defaultdict(list)
+    mined_rank: dict[str, int] = {}
+    for rank, item_id in enumerate(mined):
+        mined_rank.setdefault(item_id, rank)
+    ranked: dict[str, list] = defaultdict(list)
     spare = []
     for (sha, task), entry in sorted(entries.items(), key=lambda kv: (kv[1].pages[:1], kv[0][1])):
         entry.labels.sort(key=lambda label: label.created_at)
-        place = queue_of(entry, is_offline, mined_ids, task)
+        place = queue_of(entry, is_offline, mined_rank, task)
         label = entry.chosen()
         doc_id, page_index = (label.doc_id, label.page_index) if label else entry.pages[0][:2]
         row = (doc_id, page_index, task, sha)
@@ -124,13 +143,11 @@ def build_queues(store: RunStore, is_offline: Callable[[str], bool], mined: list
             if label is not None and label.outcome == "ok":
                 spare.append(row)
             continue
-        queue, why = place
-        if queue == "mined":
-            rank = min(mined.index(f"{page_key(image)}:{task}") for _, _, image in entry.pages
-                       if f"{page_key(image)}:{task}" in mined_ids)
-            row = (*row, rank)
-        by_queue[queue].append((row, why))
-    by_queue["mined"].sort(key=lambda item: item[0][4])
+        queue, why, rank = place
+        ranked[queue].append((rank, row, why))
+    by_queue: dict[str, list] = defaultdict(list)      # sorted is stable: equal ranks keep the pages' order
+    for queue, items in ranked.items():
+        by_queue[queue] = [(row, why) for _, row, why in sorted(items, key=lambda item: item[0])]
     for row in sorted(random.Random(seed).sample(spare, min(sample_size, len(spare)))):
         by_queue["sample"].append((row, "spot check"))
     return [(queue, position, *row[:4], why) for queue in QUEUES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import ConfigError
@@ -25,6 +25,8 @@ class ReviewConfig:
     eval_dir: Path | None = None           # evaluate's --out (or its --mine folder): the mined queue
     sample_size: int = 50
     seed: int = 0
+    passwords: tuple[str, ...] = ()        # distill's --password / --passwords: the textlayer prefill opens PDFs
+    passwords_by_name: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not (self.run_dir / STORE_FILENAME).is_file():
@@ -50,7 +52,7 @@ def prepare(cfg: ReviewConfig) -> tuple[ReviewSession, dict[str, int]]:
         rows = build_queues(store, is_offline_teacher, mined, cfg.sample_size, cfg.seed)
         store.replace_review_items(list(QUEUES), rows)
     counts = Counter(row[0] for row in rows)
-    prefiller = Prefiller(cfg.run_dir, cfg.pdf_dir, cfg.prefill_endpoint)
+    prefiller = Prefiller(cfg.run_dir, cfg.pdf_dir, cfg.prefill_endpoint, cfg.passwords, cfg.passwords_by_name)
     return ReviewSession(forms, check_reviewer(cfg.reviewer), prefiller), {q: counts.get(q, 0) for q in QUEUES}
 
 

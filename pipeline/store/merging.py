@@ -60,6 +60,32 @@ class MergeTables:
         self.conn.execute(sql)
         return self.conn.total_changes - before
 
+    def merge_verdicts(self) -> int:
+        """Append the source's review verdicts; returns how many were added.
+
+        Verdicts are an audit trail: none already here is changed. A source verdict identical to one
+        here (every column but its id and revision: the same shard merged twice, or a common ancestor)
+        is left out; the others are appended per (image, task) after this store's newest revision, in
+        their own revision order, so the one merged last counts (``review_decisions``).
+        """
+        cols = [c for c in self.shared_columns("review_verdicts") if c not in ("verdict_id", "revision")]
+        same = " AND ".join(f"m.{c} IS s.{c}" for c in cols)
+        new = self.conn.execute(f"SELECT {', '.join(f's.{c}' for c in cols)} FROM src.review_verdicts s WHERE NOT "
+                                f"EXISTS (SELECT 1 FROM main.review_verdicts m WHERE {same}) "
+                                "ORDER BY s.image_sha256, s.task, s.revision").fetchall()
+        newest: dict[tuple[str, str], int] = {}
+        insert = (f"INSERT INTO main.review_verdicts ({', '.join(cols)}, revision) "
+                  f"VALUES ({', '.join('?' * len(cols))}, ?)")
+        for row in new:
+            key = (row["image_sha256"], row["task"])
+            if key not in newest:
+                newest[key] = self.conn.execute(
+                    "SELECT COALESCE(MAX(revision), 0) FROM main.review_verdicts WHERE image_sha256 = ? AND task = ?",
+                    key).fetchone()[0]
+            newest[key] += 1
+            self.conn.execute(insert, (*tuple(row), newest[key]))
+        return len(new)
+
     def merged_pages(self) -> dict[tuple[str, int], sqlite3.Row]:
         """(doc_id, page_index) -> this store's page row, every column."""
         return {(r["doc_id"], r["page_index"]): r for r in self.conn.execute("SELECT * FROM main.pages")}
