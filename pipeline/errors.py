@@ -35,3 +35,7 @@ class TeacherUnavailable(TeacherFatalError):
 
 class EndpointError(RuntimeError):
     """The server refused us in a way no retry fixes (key, model name, route)."""
+
+
+class StepFailed(RuntimeError):
+    """A step a round hands to another program (llamafactory-cli, the user's launcher) failed: its log says why."""
