@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 from pipeline.errors import ConfigError
@@ -81,16 +82,25 @@ def run_round(cfg: RoundConfig) -> dict:
     summary = {"round": n, "dataset_dir": str(layout.root), "round_dir": str(round_dir), "steps": {},
                "status": "done", "history": str(layout.history_path),
                "report": str(layout.root / "rounds" / "report.html")}
-    steps = summary["steps"]
+    steps, seconds = summary["steps"], summary.setdefault("seconds", {})
+    clock = [time.perf_counter()]
+
+    def lap(step: str) -> None:      # where a round's time goes, per step (in the summary)
+        now = time.perf_counter()
+        seconds[step] = round(now - clock[0], 2)
+        clock[0] = now
+
     finished = next((e for e in history if e["round"] == n), None)
     if finished is None:
         if (round_dir / "train.yaml").is_file() and (round_dir / "plan.json").is_file():
             plan, steps["yaml"] = json.loads((round_dir / "plan.json").read_text(encoding="utf-8")), "skipped"
         else:
             plan, steps["yaml"] = plan_round(layout, cfg, n), "done"
+        lap("yaml")
         relative = f"rounds/round_{n}"
         steps["train"] = run_step("train", _command(cfg.train_cmd, "train", f"{relative}/train.yaml"), layout.root,
                                   round_dir, lambda: trained(layout.root / plan["output_dir"]), bool(cfg.train_cmd))
+        lap("train")
         for split, info in plan["predict"].items():
             if "waiting" in steps.values():
                 break
@@ -98,6 +108,7 @@ def run_round(cfg: RoundConfig) -> dict:
             steps[f"predict_{split}"] = run_step(
                 f"predict_{split}", _command(cfg.predict_cmd, "train", f"{relative}/predict_{split}.yaml"),
                 layout.root, round_dir, predictions.is_file, bool(cfg.predict_cmd))
+            lap(f"predict_{split}")
         if "waiting" in steps.values():
             step = next(k for k, v in steps.items() if v == "waiting")
             summary.update(status="waiting", waiting_for=step,
@@ -107,6 +118,7 @@ def run_round(cfg: RoundConfig) -> dict:
         for split in ("test", "val"):
             if split in plan["predict"]:
                 steps[f"evaluate_{split}"] = _evaluate_split(layout, cfg, plan, n, split)
+                lap(f"evaluate_{split}")
         regression = layout.root / f"{layout.mined_name(n - 1)}_regression.json"
         regression_ids = {r.get("id") for r in read_records(regression)} if n > 1 and regression.is_file() else set()
         finished = round_entry(layout.root, round_dir, plan, layout.round_dir(n - 1) if n > 1 else None,
