@@ -219,3 +219,12 @@ def test_a_test_page_in_a_training_set_stops_the_round(ds, tmp_path):
     said = run_round(ds, env, rc=2)["stderr"]
     assert "test pages" in said and "never trained on" in said
     assert not (ds / "rounds/round_2/train.yaml").exists() and calls(tmp_path).count("train") == 1
+
+
+def test_the_dataset_predict_yaml_targets_val_and_test_has_its_own(built):
+    """build_dataset with --test-fraction: the documented predict -> evaluate --mine step mines val, not test."""
+    predict = yaml.safe_load((built / "docdistill_predict.yaml").read_text())
+    predict_test = yaml.safe_load((built / "docdistill_predict_test.yaml").read_text())
+    assert predict["eval_dataset"] == "docdistill_val" and predict_test["eval_dataset"] == "docdistill_test"
+    assert predict["output_dir"] != predict_test["output_dir"]
+    assert "never --mine it" in (built / "docdistill_predict_test.yaml").read_text()
