@@ -63,10 +63,13 @@ def render(rounds: list[dict]) -> str:
         taxonomy = ", ".join(f"{e(k)} {v}" for k, v in (test.get("failures") or val.get("failures") or {}).items())
         rate = (entry.get("regression_set") or {}).get("pass_rate")
         drops = sum((plan.get("cutoff_drops") or {}).values())
+        others = ", ".join(f"{e(name)} {_fmt(m.get(METRIC))}" for name, m in (test.get("systems") or {}).items()
+                           if name != "student")
         rows.append(f"<tr><td>{entry['round']}</td><td>{_fmt(t_now)}{_delta(t_now, t_before)}</td>"
                     f"<td>{_fmt((val.get('metrics') or {}).get(METRIC))}{seen}</td><td>{_fmt(rate)}</td>"
                     f"<td>{e(', '.join(plan.get('datasets') or []))}</td><td>{e(str(plan.get('eval_dataset')))}"
-                    f"</td><td>{e(str(plan.get('checkpoint')))}</td><td>{drops}</td><td>{taxonomy or 'none'}</td></tr>")
+                    f"</td><td>{e(str(plan.get('checkpoint')))}</td><td>{drops}</td><td>{taxonomy or 'none'}</td>"
+                    f"<td>{others or '-'}</td></tr>")
         if previous:
             before_fields = (previous.get("test") or {}).get("fields") or {}
             for name, value in sorted((test.get("fields") or {}).items()):
@@ -90,7 +93,7 @@ def render(rounds: list[dict]) -> str:
         f"<h2>Test {METRIC} by round</h2>", chart_svg(points),
         "<h2>Round over round</h2><table><tr><th>round</th><th>test " + METRIC + " (delta)</th><th>val " + METRIC +
         "</th><th>regression-set pass rate</th><th>trained on</th><th>eval_dataset</th><th>checkpoint</th>"
-        "<th>cutoff_len drops</th><th>failure taxonomy (test)</th></tr>", *rows, "</table>",
+        "<th>cutoff_len drops</th><th>failure taxonomy (test)</th><th>other systems (test " + METRIC + ")</th></tr>", *rows, "</table>",
         "<h2>Per-field test scores (delta vs the round before)</h2>",
         ("<table><tr><th>round</th><th>field</th><th>score</th></tr>" + "".join(field_rows) + "</table>")
         if field_rows else "<p>From round 2 on.</p>",

@@ -82,10 +82,11 @@ def pages(path: Path) -> set[str]:
     return {page_key(r["images"][0]) for r in json.loads(path.read_text())}
 
 
-def test_two_rounds_follow_the_protocol(ds, tmp_path):
+def test_two_rounds_follow_the_protocol(built, ds, tmp_path):
     env = env_for(tmp_path)
-    first = run_round(ds, env)
-    second = run_round(ds, env, "--from-previous")
+    teacher = f"teacher=run:{built.parent / 'run'}"                # the run the dataset was built from
+    first = run_round(ds, env, "--system", teacher)
+    second = run_round(ds, env, "--from-previous", "--system", teacher)
     assert (first["round"], second["round"]) == (1, 2)
     assert calls(tmp_path) == ["train", "predict_val", "predict_test"] * 2
     train1 = yaml.safe_load((ds / "rounds/round_1/train.yaml").read_text())
@@ -113,8 +114,10 @@ def test_two_rounds_follow_the_protocol(ds, tmp_path):
     assert [e["val"]["seen_in_training"] for e in history] == [False, True]
     assert history[1]["regression_set"]["items"] == len(json.loads(mined[1].read_text()))
     assert history[1]["regression_set"]["pass_rate"] is not None
-    assert set(history[1]["test"]["systems"]) == {"student", "previous"} and history[1]["test"]["metrics"]
+    assert set(history[1]["test"]["systems"]) == {"student", "previous", "teacher"} and history[1]["test"]["metrics"]
+    assert history[1]["test"]["systems"]["teacher"]["anls_star"] >= 0.99      # its own labels are the references
     report = (ds / "rounds/report.html").read_text()
+    assert "teacher 1.000" in report
     assert report.count("<circle") == 2 and "seen in training" in report and "Regressions" in report
     # a finished round is never redone
     again = run_round(ds, env, "--round", "2")
