@@ -12,7 +12,7 @@ PY     := $(VENV)/bin/python
 RUN    ?= runs/demo
 DATASET ?= $(RUN)_dataset
 
-.PHONY: demo test bench samples lock clean system-packages
+.PHONY: demo test bench samples lock clean system-packages round-smoke
 
 # One lock per install: requirements/base.txt (no extras), dev.txt (+ dev: demo, bench),
 # test.txt (+ dev, train, wandb: the full suite). A venv holds one set at a time; the stamp depends
@@ -46,6 +46,22 @@ demo: system-packages $(VENV)/.installed-$(DEV_SET)
 PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
 test: system-packages $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_WORKERS)
+
+# Two rounds (python -m pipeline.round) on CPU with a tiny random Gemma 3 built offline: train, predict,
+# evaluate, mine val, retrain from round 1's adapter; report in $(SMOKE)/ds/rounds/report.html. Rerun: skipped.
+SMOKE ?= runs/round-smoke
+SMOKE_SET = --set bf16=false --set use_cpu=true --set max_steps=2 --set save_steps=2 --set eval_steps=2 \
+	--set logging_steps=1 --set gradient_accumulation_steps=1 --set lora_rank=4 --set preprocessing_num_workers=1 \
+	--set dataloader_num_workers=0 --set learning_rate=1e-3 --set max_new_tokens=8
+SMOKE_ENV = HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled CUDA_VISIBLE_DEVICES=
+round-smoke: $(VENV)/.installed-test
+	test -f $(SMOKE)/tiny-gemma3/config.json || $(PY) tests/support/tiny_gemma.py $(SMOKE)/tiny-gemma3
+	$(PY) -m pipeline.distill data/samples --out $(SMOKE)/run --teacher textlayer --task metadata --longest-side 256
+	test -f $(SMOKE)/ds/manifest.json || $(PY) -m pipeline.build_dataset $(SMOKE)/run --out $(SMOKE)/ds \
+		--val-fraction 0.35 --test-fraction 0.2 --max-image-side 128 --no-validate \
+		--set model_name_or_path=$(abspath $(SMOKE))/tiny-gemma3 --set cutoff_len=1024
+	$(SMOKE_ENV) $(PY) -m pipeline.round $(SMOKE)/ds --round 1 $(SMOKE_SET)
+	$(SMOKE_ENV) $(PY) -m pipeline.round $(SMOKE)/ds --round 2 $(SMOKE_SET) --from-previous
 
 bench: $(VENV)/.installed-$(DEV_SET)
 	$(PY) bench/render.py

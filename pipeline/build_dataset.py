@@ -107,16 +107,18 @@ def build(args: argparse.Namespace) -> dict:
         val_pdfs=tuple(p.strip() for p in (args.val_pdfs or "").split(",") if p.strip()), seed=args.seed,
         template=str(config.get("template", "gemma3")), cutoff_len=int(config.get("cutoff_len", 12000)),
         max_image_side=args.max_image_side, system_prompt=args.system_prompt, per_task=not args.no_per_task,
-        golden=args.golden)
+        golden=args.golden, model=config.get("model_name_or_path"), image_max_pixels=config.get("image_max_pixels"))
     check_out_dir(cfg.out_dir)
     # Paths relative to the dataset folder: it trains wherever it is copied, run from inside it.
     config.update({"dataset": f"{cfg.name}_train", "eval_dataset": f"{cfg.name}_val", "dataset_dir": ".",
                    "output_dir": args.output_dir or f"saves/{cfg.name}"})
     if args.deepspeed:
         config["deepspeed"] = f"ds_z{args.deepspeed}_config.json"
-    predict_split = f"{cfg.name}_{'test' if cfg.test_fraction else 'val'}"
-    yamls = {"train": config, "predict": predict_config(config, predict_split),
+    # predict targets val, the split evaluate may mine; test gets its own YAML and is never mined
+    yamls = {"train": config, "predict": predict_config(config, f"{cfg.name}_val"),
              "export": export_config(config), "api": api_config(config)}
+    if cfg.test_fraction:
+        yamls["predict_test"] = predict_config(config, f"{cfg.name}_test", output=f"{config['output_dir']}/predict_test")
     with RunStore(cfg.run_dir, read_only=True) as store:   # a run on read-only media is fine
         require_labels(store, cfg)         # before the validation: it imports LLaMA-Factory (30-60 s)
         # LLaMA-Factory's own check comes before writing: a typo'd key fails with nothing written.
@@ -133,6 +135,8 @@ def build(args: argparse.Namespace) -> dict:
         for key in ("eval_dataset", "eval_strategy", "eval_steps", "per_device_eval_batch_size"):
             config.pop(key, None)
         yamls.pop("predict")
+    if "test" not in summary["splits"]:
+        yamls.pop("predict_test", None)
     summary["validation"] = validation
     summary["validation_seconds"] = round(validation_seconds, 3)
     summary["yaml"] = write_yamls(cfg.out_dir, cfg.name, yamls, args, validation, summary["version"])
@@ -152,6 +156,7 @@ def require_labels(store: RunStore, cfg: DatasetConfig) -> None:
 _YAML_USE = {
     "train": "llamafactory-cli train {file}",
     "predict": "llamafactory-cli train {file}\n(writes generated_predictions.jsonl for python -m pipeline.evaluate)",
+    "predict_test": "llamafactory-cli train {file}\n(the held-out test split: score it, never --mine it)",
     "export": "llamafactory-cli export {file}\n(merges the adapter into the base model, for vLLM or sharing)",
     "api": "{api}\n(the student's OpenAI-compatible server: local only, no request logging; then python -m "
            "pipeline.extract PDF_DIR --out OUT_DIR --endpoint http://127.0.0.1:8000/v1 --model {name} "

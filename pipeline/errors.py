@@ -43,3 +43,7 @@ class ReviewConflict(RuntimeError):
     def __init__(self, current: int, message: str):
         super().__init__(message)
         self.current = current
+
+
+class StepFailed(RuntimeError):
+    """A step a round hands to another program (llamafactory-cli, the user's launcher) failed: its log says why."""

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 
-COMMANDS = ("distill", "build_dataset", "evaluate", "merge")
+COMMANDS = ("distill", "build_dataset", "evaluate", "merge", "round")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -21,9 +21,9 @@ from typing import NamedTuple
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
-from pipeline.dataset.sharegpt import (TEMPLATE_OVERHEAD_TOKENS, Sample, dataset_info_entry, escape_media_tags,
-                               estimate_tokens, image_tokens, merge_dataset_info, place_image)
+from pipeline.dataset.lengths import Lengths, lengths_for
 from pipeline.dataset.review import GOLDEN, HELD_OUT, REJECTED, Reviewed, golden_groups, golden_record
+from pipeline.dataset.sharegpt import Sample, dataset_info_entry, escape_media_tags, merge_dataset_info, place_image
 from pipeline.dataset.split import assign_splits, group_documents, leakage, near_duplicate_pairs
 from pipeline.dataset.stats import SplitStats
 from pipeline.store import RunStore
@@ -49,6 +49,8 @@ class DatasetConfig:
     system_prompt: str | None = None
     per_task: bool = True                  # also <name>_<task>_<split> datasets
     golden: bool = False                   # reviewed (accepted, edited) pages -> <name>_golden, never trained on
+    model: str | None = None               # model_name_or_path: a readable folder sets the length estimate
+    image_max_pixels: int | None = None
 
     def __post_init__(self) -> None:
         if not (self.run_dir / "run.sqlite").is_file():
@@ -174,16 +176,16 @@ def split_documents(store: RunStore, cfg: DatasetConfig, collected: Collected) -
     return split_of, report
 
 
-def iter_samples(collected: Collected, split_of: dict[str, str], cfg: DatasetConfig) -> Iterator[Sample]:
+def iter_samples(collected: Collected, split_of: dict[str, str], cfg: DatasetConfig,
+                 lengths: Lengths) -> Iterator[Sample]:
     prompt_tokens: dict[str, int] = {}
     for doc_id, page_index, task, label_json, prompt, golden in collected.samples:
         page = collected.pages[(doc_id, page_index)]
         split = split_of[doc_id] if split_of[doc_id] != GOLDEN or golden else HELD_OUT
         answer = escape_media_tags(label_json)
         if prompt not in prompt_tokens:
-            prompt_tokens[prompt] = estimate_tokens(prompt)
-        tokens = image_tokens(cfg.template, page.width, page.height) + prompt_tokens[prompt] + \
-            estimate_tokens(answer) + TEMPLATE_OVERHEAD_TOKENS
+            prompt_tokens[prompt] = lengths.text_tokens(prompt)
+        tokens = lengths.sample_tokens(page.width, page.height, "", answer) + prompt_tokens[prompt]
         yield Sample(split, task, doc_id, page_index, page.image_path, prompt, answer, tokens)
 
 
@@ -210,6 +212,7 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
     dropped = Counter(collected.dropped)
     made_dirs: set[str] = set()
     run_dir, out_dir = f"{cfg.run_dir}/", f"{cfg.out_dir}/"
+    lengths = lengths_for(cfg.model, cfg.template, cfg.image_max_pixels)
     with ExitStack() as files:
         writers: dict[str, _JsonArrayWriter] = {}
 
@@ -218,7 +221,7 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
                 writers[stem] = files.enter_context(_JsonArrayWriter(cfg.out_dir / f"{stem}.json"))
             return writers[stem]
 
-        for sample in iter_samples(collected, split_of, cfg):
+        for sample in iter_samples(collected, split_of, cfg, lengths):
             if sample.split == HELD_OUT:       # another page of a golden document: not trained on
                 dropped[HELD_OUT] += 1
                 continue
@@ -248,7 +251,8 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
         "datasets": sorted(writers), "splits": stats.to_dict(), "dropped": dict(sorted(dropped.items())),
         "leakage": leak, "seed": cfg.seed, "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction,
         "val_pdfs": list(cfg.val_pdfs), "teachers": dict(collected.teachers), "tasks": collected.task_meta,
-        "template": cfg.template, "cutoff_len": cfg.cutoff_len, "seconds": round(time.perf_counter() - started, 3),
+        "template": cfg.template, "cutoff_len": cfg.cutoff_len, "length_estimate": lengths.source,
+        "seconds": round(time.perf_counter() - started, 3),
         "review": collected.reviewed.summary(stats.to_dict().get(GOLDEN, {}).get("records", 0), dropped[HELD_OUT],
                                              sum(1 for s in split_of.values() if s == GOLDEN))}
     _write_json(cfg.out_dir / "stats.json", {k: summary[k] for k in ("splits", "dropped", "leakage")})

@@ -88,15 +88,16 @@ def check_keys(config: dict) -> None:
             raise ConfigError(f"{key} is not allowed: {why}")
 
 
-def predict_config(train: dict, eval_dataset: str, max_new_tokens: int = 4096) -> dict:
-    """A generation run of the trained adapter over a split: writes generated_predictions.jsonl."""
+def predict_config(train: dict, eval_dataset: str, max_new_tokens: int = 4096, output: str | None = None) -> dict:
+    """A generation run of the trained adapter over a split: writes generated_predictions.jsonl
+    (into ``output``, default ``<output_dir>/predict``)."""
     keep = ("model_name_or_path", "trust_remote_code", "image_max_pixels", "template", "cutoff_len",
             "dataset_dir", "media_dir", "finetuning_type", "bf16", "fp16", "use_cpu", "quantization_bit",
             "quantization_method")
     config = {k: train[k] for k in keep if k in train}
     config.update({"adapter_name_or_path": train["output_dir"], "stage": "sft", "do_predict": True,
                    "predict_with_generate": True, "eval_dataset": eval_dataset,
-                   "output_dir": f"{train['output_dir']}/predict", "overwrite_output_dir": True,
+                   "output_dir": output or f"{train['output_dir']}/predict", "overwrite_output_dir": True,
                    "per_device_eval_batch_size": 1, "max_new_tokens": max_new_tokens, "report_to": "none"})
     return config
 

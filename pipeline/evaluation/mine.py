@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import ConfigError
 from pipeline.evaluation.inputs import EvalItem, page_key
 from pipeline.dataset.sharegpt import dataset_info_entry, escape_media_tags, merge_dataset_info
 
@@ -34,6 +35,36 @@ class MineConfig:
     top_n: int = 20                   # per failure type, and overall
     oversample: int = 3               # num_samples = records x this
     pass_score: float = 0.9           # an item below this ANLS* (or with any failure tag) failed
+
+
+def refuse_test_split(references: Path | None, items: list[EvalItem]) -> None:
+    """ConfigError when the references are a held-out test split (``<name>_test.json`` or
+    ``<name>_<task>_test.json``, or any page of a ``*_test.json`` beside them): test pages are scored,
+    never trained on, so never mined.
+
+    >>> refuse_test_split(Path("ds/docdistill_test.json"), [])
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.ConfigError: --mine refused: ds/docdistill_test.json is the held-out test split; ...
+    """
+    if references is None:
+        return
+    if references.stem.endswith("_test"):
+        raise ConfigError(f"--mine refused: {references} is the held-out test split; it is scored every round and "
+                          "never trained on. Mine the validation split instead (--references "
+                          f"{references.with_name(references.stem[:-5] + '_val.json')}), or drop --mine")
+    test_pages = set()
+    for path in sorted(references.parent.glob("*_test.json")):
+        try:
+            records = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        test_pages |= {page_key(img) for r in records if isinstance(r, dict) for img in (r.get("images") or [])[:1]}
+    overlap = sorted({item.id for item in items if item.image is not None and page_key(str(item.image)) in test_pages})
+    if overlap:
+        raise ConfigError(f"--mine refused: {len(overlap)} reference items of {references} are test pages "
+                          f"(first: {overlap[0]}, in {references.parent}/*_test.json); test pages are never "
+                          "trained on. Mine the validation split instead, or drop --mine")
 
 
 def item_score(score) -> float:

@@ -18,7 +18,7 @@ from pipeline.evaluation.endpoint import EndpointConfig, predict_endpoint
 from pipeline.evaluation.endpoint_cache import CACHE_FILENAME
 from pipeline.evaluation.inputs import (References, load_generated_predictions, load_references, load_tasks,
                                         predictions_by_line, references_from_predictions)
-from pipeline.evaluation.mine import MineConfig, mine
+from pipeline.evaluation.mine import MineConfig, mine, refuse_test_split
 from pipeline.evaluation.normalize import DEFAULT_NORMALIZATION, NORMALIZATIONS, describe
 from pipeline.evaluation.systems import SYNTAX_HINT, SystemSpec, compare, run_predictions
 
@@ -103,6 +103,8 @@ def _plain(score) -> dict:
 def evaluate(cfg: EvalConfig) -> dict:
     tasks = load_tasks(cfg.extra_tasks)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.mine is not None:    # before any prediction is asked for: a refusal costs nothing
+        refuse_test_split(cfg.references, load_references(cfg.references, tasks).items if cfg.references else [])
     refs, predictions, endpoints, ocr = gather(cfg, tasks)
     comparison = compare(refs.items, predictions, tasks, weighting=cfg.anls_star_weighting,
                          normalization=cfg.normalization)
