@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="openai-compatible: JSON-schema output, plain JSON mode, or none (server support varies)")
     group.add_argument("--anchor", action="store_true",
                        help="add a bounded excerpt of the page's text layer to the teacher prompt")
+    group.add_argument("--one-request-per-page", action="store_true",
+                       help="answer every task of a page in one request (one image, one cached prompt; each "
+                            "task's part validated and repaired on its own); default: one request per task")
     group.add_argument("--no-repair", action="store_true", help="no re-ask quoting validation errors")
     group.add_argument("--retry-failed", action="store_true",
                        help="send failed requests again (transient failures are always retried)")
@@ -141,7 +144,8 @@ def label_config_from_args(args: argparse.Namespace) -> LabelConfig:
                        repair=not args.no_repair, retry_failed=args.retry_failed, concurrency=args.concurrency,
                        rpm=args.rpm, tpm=args.tpm, max_attempts=args.max_attempts, max_cost_usd=args.max_cost,
                        prices=load_prices(args.prices) if args.prices else None,
-                       allow_sensitive=args.allow_sensitive, dry_run=args.dry_run)
+                       allow_sensitive=args.allow_sensitive, dry_run=args.dry_run,
+                       one_request_per_page=args.one_request_per_page)
 
 
 def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
@@ -149,6 +153,8 @@ def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
         return None
     if args.render_only:
         raise ConfigError("--batch/--collect label pages: drop --render-only")
+    if args.one_request_per_page:
+        raise ConfigError("--one-request-per-page works online only: drop it with --batch/--collect")
     if not teacher_class(args.teacher).has_batch_api:
         raise ConfigError(f"--batch/--collect work with --teacher {' or '.join(batch_teacher_names())}, not "
                           f"{args.teacher!r} (a local or offline teacher has no Batch API: label online)")
@@ -161,7 +167,8 @@ def _tracked_config(args: argparse.Namespace, teacher) -> dict:
     return {"teacher": teacher.name if teacher else None, "model": teacher.model if teacher else None,
             "tasks": args.tasks or list(DEFAULT_TASKS), "longest_side": args.longest_side,
             "format": args.image_format, "enhance": args.enhance, "anchor": args.anchor,
-            "batch": bool(args.batch or args.collect), "shard": args.shard}
+            "batch": bool(args.batch or args.collect), "shard": args.shard,
+            "one_request_per_page": args.one_request_per_page}
 
 
 def main(argv: list[str] | None = None) -> int:

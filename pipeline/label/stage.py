@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pipeline.label.answers import TRANSIENT, Outcome
 from pipeline.label.asking import DEFAULT_LADDER, Answer, AskPolicy
 from pipeline.label.breaker import DEFAULT_FAILURES, Breaker
+from pipeline.label.combined import PageJobs, group_by_page
 from pipeline.errors import ConfigError
 from pipeline.label.cost import CostMeter, PriceTable, load_prices
 from pipeline.label.engine import LabelEngine
@@ -59,6 +60,7 @@ class LabelConfig:
     prices: PriceTable | None = None   # None: the price table shipped with docdistill
     allow_sensitive: bool = False
     dry_run: bool = False         # estimate tokens and cost, send nothing
+    one_request_per_page: bool = False   # every task of a page in one request (pipeline.label.combined)
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 256:
@@ -130,11 +132,14 @@ def distinct_requests(jobs: list[Job], summary: LabelSummary) -> list[Job]:
     return list(first.values())
 
 
-def _record(job: Job, teacher: Teacher, outcome: str, **kw) -> LabelRecord:
+def _record(job: Job, teacher: Teacher, outcome: str, together: bool = False, **kw) -> LabelRecord:
+    # together: asked with the page's other tasks in one request (the request key stays the task's own:
+    # either way of asking answers the same task, and a label stored one way is not paid for again).
+    params = {**teacher.generation_params(), **({"one_request_per_page": True} if together else {})}
     return LabelRecord(request_key=job.key, doc_id=job.page.doc_id, page_index=job.page.page_index,
                        task=job.task.name, teacher=teacher.name, model=teacher.model,
                        prompt_hash=job.task.prompt_hash, schema_hash=job.task.schema_hash, outcome=outcome,
-                       params=teacher.generation_params(), created_at=time.time(), **kw)
+                       params=params, created_at=time.time(), **kw)
 
 
 def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg: LabelConfig,
@@ -200,7 +205,7 @@ def label_pages(sources: PageSources, cfg: LabelConfig, store: RunStore, teacher
     try:
         jobs = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
         if cfg.dry_run:
-            summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price)
+            summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price, cfg.one_request_per_page)
             return summary
         _run_engine(jobs, sources, cfg, store, teacher, price, summary, progress)
     finally:
@@ -213,10 +218,12 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
     meter = CostMeter(price, cfg.max_cost_usd)
     bar = _progress_bar(progress, len(jobs))
     answered = [0]
+    work = group_by_page(jobs) if cfg.one_request_per_page else jobs
+    together = {job.key for item in work if isinstance(item, PageJobs) for job in item.jobs}
 
     def on_answer(job: Job, answer: Answer) -> None:
         reply, checked = answer.reply, answer.checked
-        record = _record(job, teacher, checked.outcome.value, finish_reason=reply.finish_reason,
+        record = _record(job, teacher, checked.outcome.value, job.key in together, finish_reason=reply.finish_reason,
                          tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, attempts=answer.requests,
                          raw_text=reply.text, label=checked.data, warnings=checked.warnings, detail=checked.errors)
         with store.transaction():
@@ -231,7 +238,7 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
                          prepare=lambda job: sources.page_input(job.page, cfg.anchor), on_answer=on_answer,
                          breaker=Breaker(cfg.breaker_failures, pause_s=cfg.backoff_max_s))
     try:
-        engine.run(jobs)
+        engine.run(work)
     finally:
         bar.close()
         summary.absorb(engine.stats, meter.spent if price else None)

@@ -75,8 +75,9 @@ class Reply:
     status: ReplyStatus
     text: str = ""                        # raw text as the provider sent it (kept, whatever the status)
     finish_reason: str = ""               # the provider's own word for it (STOP, MAX_TOKENS, length ...)
-    tokens_in: int = 0
+    tokens_in: int = 0                    # every input token, cached ones included (as both APIs report them)
     tokens_out: int = 0
+    tokens_cached: int = 0                # input tokens the provider served from its prompt cache
     detail: str = ""                      # error message, refusal text, block reason
     retry_after_s: float | None = None    # from a 429's Retry-After, when given
     data: dict | None = None              # an already-validated object (the textlayer teacher builds one)
@@ -93,6 +94,11 @@ class Teacher(ABC):
     thread_safe: ClassVar[bool] = True            # ask() may run on several threads at once (else one at a time)
     has_batch_api: ClassVar[bool] = False         # batch_client() returns a client (--batch / --collect)
     key_placeholder: ClassVar[str | None] = None  # a key sent when none is set: not a secret, never scrubbed
+    # Prompt caching: a request whose first ``cache_min_tokens`` tokens or more repeat an earlier request's
+    # are billed at the cached rate for that prefix, counted in steps of ``cache_step_tokens`` (0: no caching).
+    cache_min_tokens: ClassVar[int] = 0
+    cache_step_tokens: ClassVar[int] = 1
+    cache_rule: ClassVar[str] = "no prompt caching"
     _key: str | None = None                       # the API key in use, once read (see scrub)
 
     def __init__(self, settings: TeacherSettings):
@@ -122,6 +128,34 @@ class Teacher(ABC):
     def prompt_for(self, task: Task, anchor_text: str | None = None) -> str:
         """The text sent with the page: the task's teacher prompt (the student sends its own, pipeline.student)."""
         return task.teacher_prompt(anchor_text)
+
+    def prompt_layout(self, task: Task, prompt: str) -> tuple[str, str]:
+        """(static part, per-page part) of ``prompt``: the static part goes before the image, the rest after.
+
+        The static part is the task's teacher prompt without an anchor (its instructions and schema,
+        the same for every page), so that consecutive requests share a byte-identical prefix that the
+        provider's prompt cache can serve. Whatever ``prompt`` adds after it (the page's text-layer
+        anchor, a repair re-ask's quoted answer) is the per-page part. A prompt that does not start
+        with the static part is sent whole, before the image.
+        """
+        static = task.teacher_prompt(None)
+        if prompt.startswith(static):
+            return static, prompt[len(static):].lstrip("\n")
+        return prompt, ""
+
+    @classmethod
+    def cached_prefix_tokens(cls, prefix_tokens: int) -> int:
+        """Tokens of a repeated ``prefix_tokens``-token prefix the provider's documented caching bills as cached.
+
+        >>> class Cached(Teacher):
+        ...     name, cache_min_tokens, cache_step_tokens = "x", 1024, 128
+        ...     def ask(self, *a): ...
+        >>> Cached.cached_prefix_tokens(1778), Cached.cached_prefix_tokens(1000), Teacher.cached_prefix_tokens(5000)
+        (1664, 0, 0)
+        """
+        if not cls.cache_min_tokens or prefix_tokens < cls.cache_min_tokens:
+            return 0
+        return prefix_tokens // cls.cache_step_tokens * cls.cache_step_tokens
 
     @abstractmethod
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:

@@ -75,6 +75,10 @@ class GeminiTeacher(Teacher):
     api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     is_cloud = True
     has_batch_api = True
+    # Implicit caching (Gemini 2.5, since 2025-05-08): a prefix of 1,024+ tokens (2.5 Flash; 2.5 Pro: 4,096)
+    # shared with a recent request is billed at the cached rate; usage says how many (cachedContentTokenCount).
+    cache_min_tokens = 1024
+    cache_rule = "Gemini implicit caching: a repeated prefix of 1,024+ tokens (2.5 Flash) at the cached rate"
 
     def __init__(self, settings: TeacherSettings):
         super().__init__(settings)
@@ -119,9 +123,18 @@ class GeminiTeacher(Teacher):
                 )
         return config
 
+    def contents(self, page: PageInput, task: Task, prompt: str) -> list[types.Content]:
+        """The request's one user turn: the static prompt first (a prefix every page shares, which implicit
+        caching can serve), then the page image, then what belongs to this page (anchor, repair)."""
+        static, per_page = self.prompt_layout(task, prompt)
+        parts = [types.Part.from_text(text=static), types.Part.from_bytes(data=page.image, mime_type=page.mime_type)]
+        if per_page:
+            parts.append(types.Part.from_text(text=per_page))
+        return [types.Content(role="user", parts=parts)]
+
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         config = self._config(task, self.settings.temperature if temperature is None else temperature)
-        contents = [types.Part.from_bytes(data=page.image, mime_type=page.mime_type), prompt]
+        contents = self.contents(page, task, prompt)
         try:
             response = self._client.models.generate_content(model=self.model, contents=contents, config=config)
         except errors.ClientError as exc:

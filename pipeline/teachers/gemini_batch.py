@@ -62,8 +62,7 @@ class GeminiBatch:
         config = types.GenerateContentConfig(
             response_mime_type="application/json", response_json_schema=schema,
             temperature=self.teacher.settings.temperature, max_output_tokens=self.teacher.settings.max_output_tokens)
-        contents = [types.Content(role="user", parts=[types.Part.from_bytes(data=page.image, mime_type=page.mime_type),
-                                                      types.Part.from_text(text=prompt)])]
+        contents = self.teacher.contents(page, task, prompt)      # the online layout: static prompt first
         item = types.InlinedRequest(contents=contents, config=config, metadata={"request_key": key})
         size = len(page.image) * 4 // 3 + len(prompt.encode()) + schema_size + 200
         return item, size

@@ -60,7 +60,7 @@ class OpenAIBatch:
         """One JSONL line (the same body the online teacher sends) and its size in bytes."""
         if task.name not in self._formats:
             self._formats[task.name] = type_to_response_format_param(task.model)
-        body = {"model": self.teacher.model, "messages": self.teacher.messages(page, prompt),
+        body = {"model": self.teacher.model, "messages": self.teacher.messages(page, task, prompt),
                 "response_format": self._formats[task.name],
                 "temperature": self.teacher.settings.temperature,
                 "max_completion_tokens": self.teacher.settings.max_output_tokens}

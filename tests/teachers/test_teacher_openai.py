@@ -69,9 +69,10 @@ def test_ok_sends_image_schema_and_model(task_name):
     assert req.body["max_completion_tokens"] == 8192 and req.body["temperature"] == 0.0
     assert req.image_bytes == PAGE.image and req.prompt_text == PROMPT
     [content] = [m["content"] for m in req.body["messages"]]
-    assert [p["type"] for p in content] == ["image_url", "text"]                 # image first
-    assert content[0]["image_url"]["url"].startswith("data:image/png;base64,")
-    assert content[0]["image_url"]["detail"] == "high"
+    # A prompt that is not the task's own is sent whole before the image (the static part goes first).
+    assert [p["type"] for p in content] == ["text", "image_url"]
+    assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert content[1]["image_url"]["detail"] == "high"
     # Structured outputs: the SDK's strict form of the Pydantic model's schema.
     fmt = req.body["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
@@ -82,7 +83,7 @@ def test_ok_sends_image_schema_and_model(task_name):
 def test_image_detail_and_model_flags():
     _, [req] = ask(Behaviour.ok({}), model="gpt-4.1-mini", image_detail="low", max_output_tokens=100)
     assert req.body["model"] == "gpt-4.1-mini" and req.body["max_completion_tokens"] == 100
-    assert req.body["messages"][0]["content"][0]["image_url"]["detail"] == "low"
+    assert req.body["messages"][0]["content"][1]["image_url"]["detail"] == "low"
 
 
 def test_malformed_json_is_complete_with_raw_text():
@@ -243,5 +244,5 @@ def test_compatible_facts():
 
 def test_data_url_is_standard_base64():
     _, [req] = ask(Behaviour.ok({}))
-    url = req.body["messages"][0]["content"][0]["image_url"]["url"]
+    url = req.body["messages"][0]["content"][1]["image_url"]["url"]
     assert base64.b64decode(url.split(",", 1)[1], validate=True) == PAGE.image

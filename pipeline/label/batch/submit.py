@@ -58,9 +58,8 @@ def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: T
     # The privacy gate, as online: documents with personal data are held back from a cloud teacher.
     todo = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
     price = prices.get(teacher.model)
-    estimate = estimate_jobs(todo, sources, teacher, cfg.anchor, price)
+    estimate = estimate_jobs(todo, sources, teacher, cfg.anchor, price, discount=prices.batch_discount)
     if estimate["cost_usd"] is not None:
-        estimate["cost_usd"] = round(estimate["cost_usd"] * prices.batch_discount, 6)
         summary.estimated_cost_usd = estimate["cost_usd"] if todo else None
     if cfg.dry_run:
         summary.estimate = {**estimate, "batch": True}
