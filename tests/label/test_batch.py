@@ -243,3 +243,32 @@ def test_an_online_run_does_not_send_what_waits_in_a_batch_job(tmp_path, monkeyp
     with ProviderStub(lambda request: Behaviour.ok(CONTENT)) as online:
         summary, labels = label(cfg, "openai", online.openai_url)
         assert online.requests == [] and not labels and summary.in_batch_jobs == 3
+
+
+@pytest.mark.parametrize("teacher, env", PROVIDERS)
+def test_batch_requests_put_the_static_prompt_first_and_cached_tokens_are_priced(tmp_path, monkeypatch, teacher, env):
+    monkeypatch.setenv(env, KEY)
+    cfg = render(tmp_path, pages=3)
+    static = resolve_tasks(["content"])[0].teacher_prompt(None)
+    with BatchStub(valid_answer) as stub:
+        url = stub.url if teacher == "gemini" else stub.openai_url
+        batch(cfg, teacher, url)
+        stub.finish()
+        summary, labels = batch(cfg, teacher, url, submit=False)
+    assert {l.outcome for l in labels.values()} == {"ok"} and len(stub.answered) == 3
+    for request in stub.answered:          # the online layout: static prompt, image, nothing after
+        kinds = [kind for kind, _, _ in request.prefix_units()]
+        assert kinds == ["schema", "text", "image"] and request.prefix_units()[1][1] == static
+    if teacher == "gemini":
+        cached = [r.usage.get("cachedContentTokenCount", 0) for r in stub.answered]
+        usage = [(r.usage["promptTokenCount"], r.usage["candidatesTokenCount"]) for r in stub.answered]
+    else:
+        cached = [r.usage["prompt_tokens_details"]["cached_tokens"] for r in stub.answered]
+        usage = [(r.usage["prompt_tokens"], r.usage["completion_tokens"]) for r in stub.answered]
+    assert cached[0] == 0 and all(c >= 1024 for c in cached[1:]) and summary.tokens_cached == sum(cached)
+    # Gemini Batch bills a cache hit at the online cached rate ($0.03/1M); OpenAI lists no Batch cached
+    # rate for gpt-4o, so its cached tokens cost the batch input rate (half of $2.50).
+    input_rate, cached_rate, output_rate = (0.30, 0.03, 2.50) if teacher == "gemini" else (2.50, 1.25, 10.0)
+    by_hand = sum(((i - c) * input_rate * 0.5 + c * cached_rate + o * output_rate * 0.5) / 1e6
+                  for (i, o), c in zip(usage, cached))
+    assert summary.cost_usd == pytest.approx(by_hand, rel=1e-9)
