@@ -195,6 +195,9 @@ def label_pages(sources: PageSources, cfg: LabelConfig, store: RunStore, teacher
     started = time.perf_counter()
     summary = LabelSummary(teacher=teacher.name, model=teacher.model)
     teacher.check_tasks(list(cfg.tasks))
+    if cfg.one_request_per_page and not teacher.combines_tasks:
+        raise ConfigError(f"--one-request-per-page needs a teacher that answers from the prompt (gemini, openai, "
+                          f"openai-compatible); the {teacher.name} teacher labels each task itself: drop the flag")
     price = _price_for(cfg, teacher)
     summary.price_source = f"{price.source} (as of {price.as_of})" if price else ""
     if not cfg.dry_run:

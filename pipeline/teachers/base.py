@@ -93,6 +93,8 @@ class Teacher(ABC):
     priced: ClassVar[bool] = True                 # counts and bills tokens: the price table and --max-cost apply
     thread_safe: ClassVar[bool] = True            # ask() may run on several threads at once (else one at a time)
     has_batch_api: ClassVar[bool] = False         # batch_client() returns a client (--batch / --collect)
+    combines_tasks: ClassVar[bool] = False        # answers any task from its prompt and schema, so also several
+                                                  # tasks in one request (--one-request-per-page)
     key_placeholder: ClassVar[str | None] = None  # a key sent when none is set: not a secret, never scrubbed
     # Prompt caching: a request whose first ``cache_min_tokens`` tokens or more repeat an earlier request's
     # are billed at the cached rate for that prefix, counted in steps of ``cache_step_tokens`` (0: no caching).

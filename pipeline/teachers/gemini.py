@@ -75,6 +75,7 @@ class GeminiTeacher(Teacher):
     api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     is_cloud = True
     has_batch_api = True
+    combines_tasks = True
     # Implicit caching (Gemini 2.5, since 2025-05-08): a prefix of 1,024+ tokens (2.5 Flash; 2.5 Pro: 4,096)
     # shared with a recent request is billed at the cached rate; usage says how many (cachedContentTokenCount).
     cache_min_tokens = 1024

@@ -60,6 +60,7 @@ class OpenAITeacher(Teacher):
     api_key_env = ("OPENAI_API_KEY",)
     is_cloud = True
     has_batch_api = True
+    combines_tasks = True
     # Automatic prompt caching: a prefix of 1,024+ tokens shared with a recent request is cached in 128-token
     # steps; usage.prompt_tokens_details.cached_tokens says how many were billed at the cached rate.
     cache_min_tokens = 1024

@@ -108,3 +108,9 @@ def test_the_flag_reaches_the_config_and_is_refused_with_batch(tmp_path):
         _batch_config(build_parser().parse_args([str(tmp_path), "--out", "x", "--teacher", "gemini", "--batch",
                                                  "--one-request-per-page"]))
     assert json.dumps(BOTH.schema_json)                        # the schema is plain JSON (stored with the run)
+
+
+def test_a_teacher_that_cannot_combine_tasks_is_a_config_error(tmp_path):
+    cfg = render(tmp_path, pages=1)
+    with pytest.raises(ConfigError, match="one-request-per-page needs a teacher"):
+        label(cfg, "textlayer", None, tasks=("content", "metadata"), one_request_per_page=True)

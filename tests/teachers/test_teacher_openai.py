@@ -246,3 +246,20 @@ def test_data_url_is_standard_base64():
     _, [req] = ask(Behaviour.ok({}))
     url = req.body["messages"][0]["content"][1]["image_url"]["url"]
     assert base64.b64decode(url.split(",", 1)[1], validate=True) == PAGE.image
+
+
+def test_static_prompt_goes_first_and_cached_tokens_are_read():
+    """Two pages under the task's own prompt: the second finds the static prefix cached (cached_tokens)."""
+    other = PageInput(doc_id="doc", page_index=1, image=_png()[:-1] + b"\x01", mime_type="image/png")
+    with ProviderStub() as stub:
+        teacher = make_teacher("openai", TeacherSettings(base_url=stub.openai_url, timeout_s=10))
+        try:
+            first, second = (teacher.ask(page, CONTENT, CONTENT.teacher_prompt(None)) for page in (PAGE, other))
+        finally:
+            teacher.close()
+    assert first.tokens_cached == 0 and second.tokens_cached >= 1024 and second.tokens_cached % 128 == 0
+    assert second.tokens_cached == stub.requests[1].usage["prompt_tokens_details"]["cached_tokens"]
+    for request in stub.requests:
+        content = request.body["messages"][0]["content"]
+        assert [p["type"] for p in content] == ["text", "image_url"]
+        assert content[0]["text"] == CONTENT.teacher_prompt(None)
