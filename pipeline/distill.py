@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     group.add_argument("--image-detail", choices=("low", "high", "auto"), default="high", help="OpenAI image detail")
     group.add_argument("--json-mode", choices=("schema", "object", "none"), default="schema",
-                       help="openai-compatible: JSON-schema output, plain JSON mode, or none (server support varies)")
+                       help="schema: the request carries the task's JSON Schema and the prompt does not quote it; "
+                            "object: plain JSON mode, the schema quoted in the prompt; none: neither "
+                            "(openai-compatible: server support varies)")
     group.add_argument("--anchor", action="store_true",
                        help="add a bounded excerpt of the page's text layer to the teacher prompt")
     group.add_argument("--one-request-per-page", action="store_true",

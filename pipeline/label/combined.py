@@ -28,7 +28,8 @@ from pipeline.teachers import Reply, ReplyStatus
 
 _INTRO = ("You answer {count} tasks about the same page at once: {names}. Each section below gives one task's "
           "instructions; where a section speaks of its JSON Schema, it means that task's property of the "
-          "combined JSON Schema at the end.")
+          "combined JSON Schema.")
+_OWN_OUTPUT = "\n## Output\n"   # a task's own output section: the combined one below says it once for all
 _OUTPUT = ("## Output\nReturn ONLY one JSON object, no prose and no code fences, with one property per task "
            "({names}), each holding that task's answer, that validates against this JSON Schema:\n{{schema}}")
 
@@ -45,8 +46,11 @@ def combined_task(tasks: tuple[Task, ...]) -> Task:
     names = ", ".join(f"`{t.name}`" for t in tasks)
     sections = [_INTRO.format(count=len(tasks), names=names)]
     for task in tasks:
-        body = task.teacher_template.replace("{schema}", f"(the `{task.name}` property of the combined JSON "
-                                                         "Schema at the end)")
+        body = task.teacher_template
+        head, found, tail = body.rpartition(_OWN_OUTPUT)
+        if found and "{schema}" in tail:       # "Return ONLY one JSON object ... {schema}": said once, below
+            body = head.rstrip()
+        body = body.replace("{schema}", f"(the `{task.name}` property of the combined JSON Schema)")
         sections.append(f"# Task `{task.name}`\n{body}")
     sections.append(_OUTPUT.format(names=names))
     fields = {task.name: (task.model, Field(...)) for task in tasks}

@@ -8,12 +8,17 @@ Prompt caching is assumed as the provider documents it (``Teacher.cached_prefix_
 prompt goes first in every request, so every request after the first with the same prompt is assumed
 to hit the cache for it (a real run's first requests in flight together may all miss; the run's
 summary reports what the provider actually served from its cache).
+
+A teacher that sends the task's JSON Schema as the response schema (``Teacher.enforces_schema``) is billed
+for it as input tokens too (both providers count it; its prompt then does not quote it): counted like
+the prompt, and as part of the cached prefix only where the provider documents it (``caches_schema``).
 """
 
 from __future__ import annotations
 
 from pipeline.label.combined import PageJobs, group_by_page
 from pipeline.label.cost import DEFAULT_OUTPUT_TOKENS, Price, text_tokens
+from pipeline.schemas import schema_text
 
 
 def estimate_jobs(jobs, sources, teacher, anchor: bool, price: Price | None, one_request_per_page: bool = False,
@@ -26,14 +31,16 @@ def estimate_jobs(jobs, sources, teacher, anchor: bool, price: Price | None, one
         task = item.combined if isinstance(item, PageJobs) else item.task
         page = item.jobs[0].page if isinstance(item, PageJobs) else item.page
         image_total += teacher.image_tokens(page.width, page.height, price)
+        schema = text_tokens(schema_text(task.model)) if teacher.enforces_schema else 0
         if task.name in static_tokens:        # the same static prefix as an earlier request: cached
-            cached_total += teacher.cached_prefix_tokens(static_tokens[task.name])
+            cached_total += teacher.cached_prefix_tokens(static_tokens[task.name]
+                                                         + (schema if teacher.caches_schema else 0))
         else:
-            static_tokens[task.name] = text_tokens(task.teacher_prompt(None))
+            static_tokens[task.name] = text_tokens(teacher.prompt_for(task, None))
         if anchor:
-            prompt_total += text_tokens(task.teacher_prompt(sources.page_text(page)))
+            prompt_total += schema + text_tokens(teacher.prompt_for(task, sources.page_text(page)))
         else:
-            prompt_total += static_tokens[task.name]
+            prompt_total += schema + static_tokens[task.name]
     requests = len(group_by_page(jobs)) if one_request_per_page else len(jobs)
     output_total = DEFAULT_OUTPUT_TOKENS * len(jobs) if teacher.priced else 0
     cost = price.cost(image_total + prompt_total, output_total, discount, cached_total) if price else None

@@ -61,6 +61,10 @@ class OpenAITeacher(Teacher):
     is_cloud = True
     has_batch_api = True
     combines_tasks = True
+    structured_output = True
+    # "The structured output schema serves as a prefix to the system message and can be cached"
+    # (platform.openai.com/docs/guides/prompt-caching): billed as input tokens, cached with the prompt.
+    caches_schema = True
     # Automatic prompt caching: a prefix of 1,024+ tokens shared with a recent request is cached in 128-token
     # steps; usage.prompt_tokens_details.cached_tokens says how many were billed at the cached rate.
     cache_min_tokens = 1024
@@ -86,10 +90,19 @@ class OpenAITeacher(Teacher):
 
     def _send(self, page: PageInput, task: Task, prompt: str, temperature: float) -> Any:
         """Send the request; returns the raw response (its body is read before any parsing)."""
-        # parse() turns the Pydantic model into a strict json_schema response_format for us.
+        if self.settings.json_mode != "schema":       # plain JSON mode or none: the prompt quotes the schema
+            return self._client.chat.completions.with_raw_response.create(
+                model=self.model, messages=self.messages(page, task, prompt), temperature=temperature,
+                max_completion_tokens=self.settings.max_output_tokens, **self.loose_format())
+        # parse() turns the Pydantic model into a strict json_schema response_format for us (with the
+        # Field descriptions in it: the prompt does not quote the schema then).
         return self._client.chat.completions.with_raw_response.parse(
             model=self.model, messages=self.messages(page, task, prompt), response_format=task.model,
             temperature=temperature, max_completion_tokens=self.settings.max_output_tokens)
+
+    def loose_format(self) -> dict:
+        """The request's response_format for --json-mode object ({"type": "json_object"}) or none (nothing)."""
+        return {"response_format": {"type": "json_object"}} if self.settings.json_mode == "object" else {}
 
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         temperature = self.settings.temperature if temperature is None else temperature
@@ -187,8 +200,8 @@ class OpenAICompatibleTeacher(OpenAITeacher):
         if self.settings.json_mode == "schema":
             extra["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": _schema_name(task.name), "schema": task.model.model_json_schema(), "strict": False}}
-        elif self.settings.json_mode == "object":
-            extra["response_format"] = {"type": "json_object"}
+        else:
+            extra = self.loose_format()
         # max_tokens rather than max_completion_tokens: every compatible server knows the older name.
         return self._client.chat.completions.with_raw_response.create(
             model=self.model, messages=self.messages(page, task, prompt), temperature=temperature,

@@ -66,11 +66,11 @@ def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: T
         return
     limit = min(provider.max_requests, bcfg.max_requests_per_job or provider.max_requests)
     hashes = {task.name: task.schema_hash for task in cfg.tasks}      # a schema dump each: once per task
-    plain_prompts = {task.name: task.teacher_prompt(None) for task in cfg.tasks}
+    plain_prompts = {task.name: teacher.prompt_for(task, None) for task in cfg.tasks}   # as online
     items, requests, size = [], [], 0
     for job in todo:
         page_input, page_text = sources.page_input(job.page, cfg.anchor)
-        prompt = job.task.teacher_prompt(page_text) if cfg.anchor and page_text else plain_prompts[job.task.name]
+        prompt = teacher.prompt_for(job.task, page_text) if cfg.anchor and page_text else plain_prompts[job.task.name]
         repair = repairs.get(job.key)
         if repair is not None:
             prompt = repair_prompt(prompt, *repair)
