@@ -47,10 +47,11 @@ def test_second_and_later_requests_carry_a_byte_identical_prefix(tmp_path, monke
     for name, task in TASKS.items():
         mine = [r for r in requests if task_of(r) == name]
         # Everything before the image, byte for byte as sent: the same in every request of the task,
-        # and it holds the whole static prompt (instructions and schema), so a prompt cache can serve it.
+        # and it holds the whole static prompt (its instructions: the schema travels as the response
+        # schema, ahead of the messages in the cached prefix), so a prompt cache can serve it.
         prefixes = {r.raw[:r.raw.index(image_marker)] for r in mine}
         assert len(prefixes) == 1
-        static = task.teacher_prompt(None)
+        static = task.teacher_prompt(None, quote_schema=False)   # the request carries the schema
         assert len(prefixes.pop()) > len(static.encode())
         first_text = (mine[0].body["contents"][0]["parts"][0]["text"] if teacher == "gemini"
                       else mine[0].body["messages"][0]["content"][0]["text"])
@@ -87,7 +88,7 @@ def test_a_stub_without_caching_reports_none_and_the_anchor_goes_after_the_image
     for request in stub.requests:
         parts = request.body["contents"][0]["parts"]
         assert [("text" in p, "inlineData" in p) for p in parts] == [(True, False), (False, True), (True, False)]
-        assert parts[0]["text"] == TASKS["content"].teacher_prompt(None)
+        assert parts[0]["text"] == TASKS["content"].teacher_prompt(None, quote_schema=False)
         assert parts[2]["text"].startswith("## Text layer of this page") and "Invoice 42" in parts[2]["text"]
 
 

@@ -16,7 +16,9 @@ Prompt caching, as each API reports it: a request whose prefix (response schema,
 order) repeats an earlier request's for 1,024+ tokens gets that prefix's tokens reported as cached
 (OpenAI ``usage.prompt_tokens_details.cached_tokens``, in 128-token steps; Gemini
 ``usageMetadata.cachedContentTokenCount``). Tokens are counted as the stub counts them: a text part
-is len // 4, an image 258 (Gemini) or 85 (OpenAI).
+is len // 4, an image 258 (Gemini) or 85 (OpenAI), the response schema len(its compact JSON) // 4:
+both APIs bill the schema as input tokens, and OpenAI documents it as the cached prefix's start (the
+stub caches it so for Gemini too; the bench counts Gemini's uncached, as nothing documents it).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class StubRequest:
 
     def prefix_units(self) -> list[tuple[str, str, int]]:
         """(kind, content, tokens) in the order a prompt cache reads them: the response schema, then each part."""
-        units = [("schema", self.model + json.dumps(self.schema, sort_keys=True), 0)]
+        units = [("schema", self.model + json.dumps(self.schema, sort_keys=True), self.schema_tokens)]
         image_tokens = 258 if self.provider == "gemini" else 85
         for part in self._parts():
             if isinstance(part.get("text"), str):
@@ -81,6 +83,11 @@ class StubRequest:
     @property
     def prompt_text(self) -> str:
         return "\n".join(p["text"] for p in self._parts() if isinstance(p.get("text"), str))
+
+    @property
+    def schema_tokens(self) -> int:
+        """Input tokens the response schema costs (0 without one)."""
+        return len(json.dumps(self.schema, separators=(",", ":"))) // 4 if self.schema else 0
 
     @property
     def schema(self) -> dict | None:
@@ -227,7 +234,7 @@ def _tokens(text: str) -> int:
 
 
 def _gemini_reply(b: Behaviour, req: StubRequest, cached: int = 0) -> tuple[int, dict]:
-    prompt_tokens = len(req.prompt_text) // 4 + 258      # 258: what Gemini charges for one image
+    prompt_tokens = len(req.prompt_text) // 4 + 258 + req.schema_tokens    # 258: what Gemini charges for one image
     usage = {"promptTokenCount": prompt_tokens}
     if cached:                                           # Gemini leaves the field out when nothing was cached
         usage["cachedContentTokenCount"] = min(cached, prompt_tokens)
@@ -269,7 +276,7 @@ def _openai_reply(b: Behaviour, req: StubRequest, cached: int = 0) -> tuple[int,
         content, finish = None, "content_filter"
     elif b.kind == "refusal":
         content, refusal = None, b.text
-    prompt_tokens = len(req.prompt_text) // 4 + 85        # 85: a low-detail image tile
+    prompt_tokens = len(req.prompt_text) // 4 + 85 + req.schema_tokens     # 85: a low-detail image tile
     completion_tokens = _tokens(content or refusal or "")
     return 200, {"id": f"chatcmpl-stub{int(time.time() * 1000)}", "object": "chat.completion",
                  "created": int(time.time()), "model": req.model,

@@ -254,7 +254,7 @@ def test_static_prompt_goes_first_and_cached_tokens_are_read():
     with ProviderStub() as stub:
         teacher = make_teacher("openai", TeacherSettings(base_url=stub.openai_url, timeout_s=10))
         try:
-            first, second = (teacher.ask(page, CONTENT, CONTENT.teacher_prompt(None)) for page in (PAGE, other))
+            first, second = (teacher.ask(page, CONTENT, CONTENT.teacher_prompt(None, quote_schema=False)) for page in (PAGE, other))
         finally:
             teacher.close()
     assert first.tokens_cached == 0 and second.tokens_cached >= 1024 and second.tokens_cached % 128 == 0
@@ -262,4 +262,4 @@ def test_static_prompt_goes_first_and_cached_tokens_are_read():
     for request in stub.requests:
         content = request.body["messages"][0]["content"]
         assert [p["type"] for p in content] == ["text", "image_url"]
-        assert content[0]["text"] == CONTENT.teacher_prompt(None)
+        assert content[0]["text"] == CONTENT.teacher_prompt(None, quote_schema=False)
