@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     group.add_argument("--image-detail", choices=("low", "high", "auto"), default="high", help="OpenAI image detail")
     group.add_argument("--json-mode", choices=("schema", "object", "none"), default="schema",
-                       help="openai-compatible: JSON-schema output, plain JSON mode, or none (server support varies)")
+                       help="schema: the request carries the task's JSON Schema and the prompt does not quote it; "
+                            "object: plain JSON mode, the schema quoted in the prompt; none: neither "
+                            "(openai-compatible: server support varies)")
     group.add_argument("--ocr-lang", default="ara+eng", metavar="LANGS",
                        help="Tesseract languages for --teacher tesseract and the OCR fallback (default ara+eng)")
     group.add_argument("--ocr-fallback", choices=("auto", "never", "always"), default="auto",
@@ -95,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "auto (when installed; default), never, always (a missing Tesseract is an error)")
     group.add_argument("--anchor", action="store_true",
                        help="add a bounded excerpt of the page's text layer to the teacher prompt")
+    group.add_argument("--one-request-per-page", action="store_true",
+                       help="answer every task of a page in one request (one image, one cached prompt; each "
+                            "task's part validated and repaired on its own); default: one request per task")
     group.add_argument("--no-repair", action="store_true", help="no re-ask quoting validation errors")
     group.add_argument("--retry-failed", action="store_true",
                        help="send failed requests again (transient failures are always retried)")
@@ -161,7 +166,8 @@ def label_config_from_args(args: argparse.Namespace) -> LabelConfig:
                        rpm=args.rpm, tpm=args.tpm, max_attempts=args.max_attempts, max_cost_usd=args.max_cost,
                        prices=load_prices(args.prices) if args.prices else None,
                        allow_sensitive=args.allow_sensitive, dry_run=args.dry_run,
-                       privacy_policy=load_policy(args.privacy_policy))
+                       privacy_policy=load_policy(args.privacy_policy),
+                       one_request_per_page=args.one_request_per_page)
 
 
 def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
@@ -169,6 +175,8 @@ def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
         return None
     if args.render_only:
         raise ConfigError("--batch/--collect label pages: drop --render-only")
+    if args.one_request_per_page:
+        raise ConfigError("--one-request-per-page works online only: drop it with --batch/--collect")
     if not teacher_class(args.teacher).has_batch_api:
         raise ConfigError(f"--batch/--collect work with --teacher {' or '.join(batch_teacher_names())}, not "
                           f"{args.teacher!r} (a local or offline teacher has no Batch API: label online)")
@@ -181,7 +189,8 @@ def _tracked_config(args: argparse.Namespace, teacher) -> dict:
     return {"teacher": teacher.name if teacher else None, "model": teacher.model if teacher else None,
             "tasks": args.tasks or list(DEFAULT_TASKS), "longest_side": args.longest_side,
             "format": args.image_format, "enhance": args.enhance, "anchor": args.anchor,
-            "batch": bool(args.batch or args.collect), "shard": args.shard}
+            "batch": bool(args.batch or args.collect), "shard": args.shard,
+            "one_request_per_page": args.one_request_per_page}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,7 +100,7 @@ def format_label_summary(summary: LabelSummary) -> str:
     data = summary.to_dict()
     lines = [f"label: teacher {summary.teacher} ({summary.model}), {summary.requests} request(s), "
              f"{summary.up_to_date} already done, {summary.seconds:.1f}s, "
-             f"tokens {summary.tokens_in} in / {summary.tokens_out} out"
+             f"tokens {summary.tokens_in} in ({summary.tokens_cached} cached) / {summary.tokens_out} out"
              + (f", ${summary.cost_usd:.4f}" if summary.cost_usd is not None else "")
              + (f", {summary.retries} retries" if summary.retries else "")]
     if summary.shared:
@@ -109,7 +109,8 @@ def format_label_summary(summary: LabelSummary) -> str:
         e = summary.estimate
         cost = f"${e['cost_usd']:.4f}" if e["cost_usd"] is not None else "unknown (no price for the model)"
         lines.append(f"  dry run, nothing sent: {e['pages']} page(s), {e['requests']} request(s), "
-                     f"image tokens {e['image_tokens']} ({e['rule']}), prompt tokens {e['prompt_tokens']}, "
+                     f"image tokens {e['image_tokens']} ({e['rule']}), prompt tokens {e['prompt_tokens']} "
+                     f"({e['cached_tokens_assumed']} cached: {e['caching']}), "
                      f"output tokens ~{e['output_tokens_assumed']}; estimated cost {cost}")
     if summary.stopped == "budget":
         lines.append(f"  stopped at the --max-cost budget: {summary.left} left for the next run")

@@ -5,11 +5,17 @@ Every task is a folder with a ``task.yaml``; the built-in ones live in ``prompts
 
     name: receipt
     schema: schema.json              # a JSON Schema file, or "package.module:ClassName"
-    teacher_prompt: teacher.md       # may quote {schema}: replaced by the schema's JSON text
+    teacher_prompt: teacher.md       # may quote {schema}: replaced by the schema's JSON text (see below)
     student_prompt: student.md       # short: the fine-tuned student learns the format itself
 
 The student prompt is what training data and evaluation use; the teacher prompt only goes to
 teachers. Both prompt texts and the schema are hashed into each label's identity.
+
+``{schema}`` is replaced by the schema's JSON text only where the teacher does not enforce the schema
+itself: a teacher that sends the schema as the request's response schema (``Teacher.enforces_schema``)
+gets SCHEMA_ENFORCED in its place, since the API already bills and enforces the same schema, field
+descriptions included. Either way the prompt comes from the same template and the same model, so the
+label's identity (``prompt_hash``, ``schema_hash``) does not depend on which form was sent.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from pipeline.errors import TaskError  # noqa: F401 (re-exported)
 
 PROMPTS_DIR = Path(os.environ.get("DOCDISTILL_PROMPTS", Path(__file__).resolve().parents[1] / "prompts"))
 DEFAULT_TASKS = ("content", "metadata")
+# What stands for {schema} when the provider enforces the schema: the schema text would be sent twice.
+SCHEMA_ENFORCED = "(given with this request as its response schema, field descriptions included)"
 ANCHOR_MAX_CHARS = 4000  # enough for a dense page; a bounded excerpt keeps the prompt cost predictable
 
 
@@ -51,9 +59,10 @@ class Task:
         joined = f"{self.teacher_template}\x00{self.student_prompt}"
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
-    def teacher_prompt(self, anchor_text: str | None = None) -> str:
-        """The full teacher prompt, with the schema text and an optional text-layer anchor."""
-        prompt = self.teacher_template.replace("{schema}", schema_text(self.model))
+    def teacher_prompt(self, anchor_text: str | None = None, quote_schema: bool = True) -> str:
+        """The full teacher prompt, with the schema text (``quote_schema``; else SCHEMA_ENFORCED: the
+        provider gets the schema as the response schema) and an optional text-layer anchor."""
+        prompt = self.teacher_template.replace("{schema}", schema_text(self.model) if quote_schema else SCHEMA_ENFORCED)
         if anchor_text:
             excerpt = anchor_text[:ANCHOR_MAX_CHARS]
             prompt += ("\n\n## Text layer of this page (from the PDF itself)\n"

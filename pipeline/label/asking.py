@@ -57,7 +57,14 @@ class Answer:
     requests: int = 0                      # every request made for this answer, retries included
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0                 # of tokens_in: served from the provider's prompt cache
     retries: int = 0
+
+    def count(self, reply: Reply) -> None:
+        self.requests += 1
+        self.tokens_in += reply.tokens_in
+        self.tokens_out += reply.tokens_out
+        self.tokens_cached += reply.tokens_cached
 
 
 def backoff(policy: AskPolicy) -> Callable:
@@ -74,39 +81,44 @@ def backoff(policy: AskPolicy) -> Callable:
     return wait
 
 
+async def send_once(send: Send, text: str, temperature: float | None, policy: AskPolicy, answer: Answer) -> Reply:
+    """One request, sent again while it fails transiently (at most ``max_attempts``); counted in ``answer``."""
+    def count_retry(_state) -> None:
+        answer.retries += 1
+
+    retrying = AsyncRetrying(stop=stop_after_attempt(policy.max_attempts), wait=backoff(policy),
+                             retry=retry_if_result(lambda r: r.status in RETRYABLE),
+                             retry_error_callback=lambda state: state.outcome.result(),
+                             before_sleep=count_retry)
+
+    async def tracked() -> Reply:
+        reply = await send(text, temperature)
+        answer.count(reply)
+        return reply
+    return await retrying(tracked)
+
+
 async def ask_answer(send: Send, task: Task, prompt: str, page_text: str | None, policy: AskPolicy,
                      base_temperature: float) -> Answer:
     """Ask until the answer is valid, a non-repairable outcome comes back, or the attempts run out."""
     answer = Answer()
+    reply = await send_once(send, prompt, None, policy, answer)
+    return await improve(answer, send, task, prompt, reply, page_text, policy, base_temperature)
 
-    def count_retry(_state) -> None:
-        answer.retries += 1
 
-    async def once(text: str, temperature: float | None) -> Reply:
-        retrying = AsyncRetrying(stop=stop_after_attempt(policy.max_attempts), wait=backoff(policy),
-                                 retry=retry_if_result(lambda r: r.status in RETRYABLE),
-                                 retry_error_callback=lambda state: state.outcome.result(),
-                                 before_sleep=count_retry)
-
-        async def tracked() -> Reply:
-            reply = await send(text, temperature)
-            answer.requests += 1
-            answer.tokens_in += reply.tokens_in
-            answer.tokens_out += reply.tokens_out
-            return reply
-        return await retrying(tracked)
-
-    reply = await once(prompt, None)
+async def improve(answer: Answer, send: Send, task: Task, prompt: str, reply: Reply, page_text: str | None,
+                  policy: AskPolicy, base_temperature: float) -> Answer:
+    """Check ``reply``; while it has the wrong shape: the repair re-ask, then the temperature ladder."""
     checked = check_reply(task, reply, page_text)
     if policy.repair and checked.outcome in REPAIRABLE:
-        reply = await once(repair_prompt(prompt, reply.text, checked), None)
+        reply = await send_once(send, repair_prompt(prompt, reply.text, checked), None, policy, answer)
         checked = check_reply(task, reply, page_text)
         if checked.outcome is Outcome.OK:
             checked.warnings.insert(0, "repaired")
     for temperature in policy.ladder_from(base_temperature):
         if checked.outcome not in REPAIRABLE:
             break
-        reply = await once(prompt, temperature)
+        reply = await send_once(send, prompt, temperature, policy, answer)
         checked = check_reply(task, reply, page_text)
         if checked.outcome is Outcome.OK:
             checked.warnings.insert(0, f"temperature:{temperature:g}")

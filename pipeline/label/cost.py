@@ -45,14 +45,31 @@ class Price:
     as_of: str = ""
     image_base: int = 85           # OpenAI-style image token counts
     image_tile: int = 170
+    cached_input: float | None = None        # USD per 1M input tokens served from the prompt cache (None: input)
+    batch_cached_input: float | None = None  # the same inside a Batch job (None: the batch input rate)
 
-    def cost(self, tokens_in: int, tokens_out: int, discount: float = 1.0) -> float:
-        """USD for one request.
+    def cached_rate(self, discount: float = 1.0) -> float:
+        """USD per 1M cached input tokens, online (``discount`` 1) or in a Batch job (the batch discount).
 
-        >>> round(Price("m", input=2.5, output=10.0).cost(1000, 500), 6)
-        0.0075
+        >>> p = Price("m", input=2.5, output=10.0, cached_input=1.25)
+        >>> p.cached_rate(), p.cached_rate(0.5), Price("g", 0.3, 2.5, cached_input=0.03, batch_cached_input=0.03).cached_rate(0.5)
+        (1.25, 1.25, 0.03)
         """
-        return (tokens_in * self.input + tokens_out * self.output) / 1e6 * discount
+        if discount == 1.0:
+            return self.input if self.cached_input is None else self.cached_input
+        return self.input * discount if self.batch_cached_input is None else self.batch_cached_input
+
+    def cost(self, tokens_in: int, tokens_out: int, discount: float = 1.0, cached: int = 0) -> float:
+        """USD for one request; ``tokens_in`` counts every input token, the ``cached`` ones among them too
+        (as both APIs report usage); ``discount`` is the Batch rate (1: online).
+
+        >>> p = Price("m", input=2.5, output=10.0, cached_input=1.25)
+        >>> round(p.cost(1000, 500), 6), round(p.cost(1000, 500, cached=400), 6), round(p.cost(1000, 500, 0.5), 6)
+        (0.0075, 0.007, 0.00375)
+        """
+        cached = max(0, min(cached, tokens_in))
+        fresh = ((tokens_in - cached) * self.input + tokens_out * self.output) * discount
+        return (fresh + cached * self.cached_rate(discount)) / 1e6
 
 
 @dataclass
@@ -85,12 +102,17 @@ def load_prices(path: Path | None = None) -> PriceTable:
     for name, entry in models.items():
         try:
             image = entry.get("image_tokens") or {}
+            cached = entry.get("cached_input")
+            batch_cached = entry.get("batch_cached_input")
             table.prices[str(name)] = Price(str(name), float(entry["input"]), float(entry["output"]),
                                             str(entry.get("source", "")), str(entry.get("as_of", "")),
-                                            int(image.get("base", 85)), int(image.get("tile", 170)))
+                                            int(image.get("base", 85)), int(image.get("tile", 170)),
+                                            None if cached is None else float(cached),
+                                            None if batch_cached is None else float(batch_cached))
         except (AttributeError, KeyError, TypeError, ValueError):
             raise ConfigError(f"the price file {path}: model {name!r} needs numeric 'input' and 'output' "
-                              "(USD per 1M tokens)") from None
+                              "(USD per 1M tokens; 'cached_input' and 'batch_cached_input' numeric too, "
+                              "when given)") from None
     return table
 
 
@@ -126,10 +148,11 @@ class CostMeter:
         self.in_flight += estimate
         return True
 
-    def settle(self, estimate: float, tokens_in: int, tokens_out: int) -> float:
-        """The request is back: its reported usage replaces its estimate. Returns what it cost."""
+    def settle(self, estimate: float, tokens_in: int, tokens_out: int, cached: int = 0) -> float:
+        """The request is back: its reported usage (``cached`` input tokens at the cached rate) replaces its
+        estimate. Returns what it cost. (The estimate assumes no cache hit: a budget is never overrun by one.)"""
         self.in_flight = max(0.0, self.in_flight - estimate)
-        cost = self.price.cost(tokens_in, tokens_out) if self.price else 0.0
+        cost = self.price.cost(tokens_in, tokens_out, cached=cached) if self.price else 0.0
         self.spent += cost
         if tokens_out:
             self._answers += 1

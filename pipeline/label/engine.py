@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from pipeline.label.asking import Answer, AskPolicy, StopSending, ask_answer
 from pipeline.label.breaker import Breaker
+from pipeline.label.combined import PageJobs, ask_page
 from pipeline.label.cost import CostMeter, text_tokens
 from pipeline.label.ratelimit import RateLimiter
 from pipeline.records import Job
@@ -56,6 +57,7 @@ class EngineStats:
     retries: int = 0                       # transient failures sent again
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0                 # of tokens_in: served from the provider's prompt cache
     abandoned: int = 0                     # (page, task) left for the next run because the run stopped
     stopped: str = ""                      # "", "budget", "fatal" or "unavailable" (the breaker)
 
@@ -105,44 +107,72 @@ class LabelEngine:
         pending = iter(jobs)
         await asyncio.gather(*(self._worker(pending) for _ in range(self.concurrency)))
 
-    async def _worker(self, jobs: Iterator[Job]) -> None:
+    async def _worker(self, jobs: Iterator[Job | PageJobs]) -> None:
         for job in jobs:
             if self.stats.stopped:
                 return
             # Prepared on this thread, just before it is needed: a 100k-page run holds N images.
             try:
-                page_input, page_text = self.prepare(job)
+                page_input, page_text = self.prepare(job.jobs[0] if isinstance(job, PageJobs) else job)
             except Exception as exc:       # e.g. a rendered image deleted since: stop, keep what is in flight
                 self._fail(exc)
                 return
-            await self._one(job, page_input, page_text)
+            if isinstance(job, PageJobs):
+                await self._one_page(job, page_input, page_text)
+            else:
+                await self._one(job, page_input, page_text)
 
     def _fail(self, exc: BaseException, reason: str = "fatal") -> None:
         if self.fatal is None:
             self.fatal = exc
         self._stop(reason)
 
-    async def _one(self, job: Job, page_input: PageInput, page_text: str | None) -> None:
-        prompt = self.teacher.prompt_for(job.task, page_input.anchor_text)
+    def _sender(self, page_input: PageInput, job: Job, task: Task):
         image = self.teacher.image_tokens(job.page.width, job.page.height, self.meter.price)
 
         async def send(text: str, temperature: float | None) -> Reply:
-            return await self._send(page_input, job.task, text, temperature, image + text_tokens(text))
+            return await self._send(page_input, task, text, temperature, image + text_tokens(text))
+        return send
+
+    async def _one(self, job: Job, page_input: PageInput, page_text: str | None) -> None:
+        prompt = self.teacher.prompt_for(job.task, page_input.anchor_text)
+        send = self._sender(page_input, job, job.task)
+        await self._settle([job], lambda: self._ask_one(send, job, prompt, page_text))
+
+    async def _ask_one(self, send, job: Job, prompt: str, page_text: str | None):
+        answer = await ask_answer(send, job.task, prompt, page_text, self.policy, self.teacher.settings.temperature)
+        return {job.task.name: answer}, None
+
+    async def _one_page(self, group: PageJobs, page_input: PageInput, page_text: str | None) -> None:
+        """Every task of one page in one request (``--one-request-per-page``), split back per task."""
+        first = group.jobs[0]
+        prompts = {job.task.name: self.teacher.prompt_for(job.task, page_input.anchor_text) for job in group.jobs}
+        send_for = {job.task.name: self._sender(page_input, job, job.task) for job in group.jobs}
+        combined = self._sender(page_input, first, group.combined)
+        prompt = self.teacher.prompt_for(group.combined, page_input.anchor_text)
+        await self._settle(list(group.jobs), lambda: ask_page(combined, send_for, group, prompt, prompts, page_text,
+                                                              self.policy, self.teacher.settings.temperature))
+
+    async def _settle(self, jobs: list[Job], ask) -> None:
+        """Ask (``ask()`` -> ({task name: Answer}, error or None)) and store each answer got; the jobs without
+        one are abandoned (left for the next run); an error other than StopSending stops the run."""
         try:
-            answer = await ask_answer(send, job.task, prompt, page_text, self.policy,
-                                      self.teacher.settings.temperature)
-        except StopSending:
-            self.stats.abandoned += 1
-            return
-        except Exception as exc:           # TeacherFatalError, or a bug: stop sending, store what is back
-            self.stats.abandoned += 1
-            self._fail(exc)
-            return
-        self.stats.retries += answer.retries
-        try:
-            self.on_answer(job, answer)
-        except Exception as exc:           # the store failed (disk full ...): stop, store what is back
-            self._fail(exc)
+            answers, error = await ask()
+        except Exception as exc:           # StopSending, TeacherFatalError, or a bug: nothing came back
+            answers, error = {}, exc
+        for job in jobs:
+            answer = answers.get(job.task.name)
+            if answer is None:
+                self.stats.abandoned += 1
+                continue
+            self.stats.retries += answer.retries
+            try:
+                self.on_answer(job, answer)
+            except Exception as exc:       # the store failed (disk full ...): stop, store what is back
+                self._fail(exc)
+                return
+        if error is not None and not isinstance(error, StopSending):
+            self._fail(error)              # stop sending; what was back is stored
 
     async def _send(self, page: PageInput, task: Task, prompt: str, temperature: float | None,
                     tokens_in: int) -> Reply:
@@ -166,10 +196,11 @@ class LabelEngine:
             raise
         if self.breaker.record(reply, probe):
             self._fail(self.breaker.verdict(self.teacher, probed=True), "unavailable")
-        self.meter.settle(estimate, reply.tokens_in, reply.tokens_out)
+        self.meter.settle(estimate, reply.tokens_in, reply.tokens_out, reply.tokens_cached)
         self.limiter.correct(expected, reply.tokens_in + reply.tokens_out)
         self.stats.tokens_in += reply.tokens_in
         self.stats.tokens_out += reply.tokens_out
+        self.stats.tokens_cached += reply.tokens_cached
         if reply.status is ReplyStatus.RATE_LIMITED and reply.retry_after_s:
             self.limiter.pause(min(reply.retry_after_s, self.policy.backoff_max_s))
         return reply

@@ -3,29 +3,51 @@
 Image tokens follow each provider's published rules (``Teacher.image_tokens``), prompt tokens are
 counted high, and output tokens are assumed at DEFAULT_OUTPUT_TOKENS per answer (repair re-asks
 and retries are not foreseen: the real figure can only be higher by those).
+
+Prompt caching is assumed as the provider documents it (``Teacher.cached_prefix_tokens``): the static
+prompt goes first in every request, so every request after the first with the same prompt is assumed
+to hit the cache for it (a real run's first requests in flight together may all miss; the run's
+summary reports what the provider actually served from its cache).
+
+A teacher that sends the task's JSON Schema as the response schema (``Teacher.enforces_schema``) is billed
+for it as input tokens too (both providers count it; its prompt then does not quote it): counted like
+the prompt, and as part of the cached prefix only where the provider documents it (``caches_schema``).
 """
 
 from __future__ import annotations
 
+from pipeline.label.combined import PageJobs, group_by_page
 from pipeline.label.cost import DEFAULT_OUTPUT_TOKENS, Price, text_tokens
+from pipeline.schemas import schema_text
 
 
-def estimate_jobs(jobs, sources, teacher, anchor: bool, price: Price | None) -> dict:
-    """Pages, requests, estimated tokens and USD for ``jobs`` (list of records.Job)."""
-    plain_prompts: dict[str, int] = {}
-    image_total = prompt_total = 0
-    for job in jobs:
-        image_total += teacher.image_tokens(job.page.width, job.page.height, price)
-        if anchor:
-            prompt_total += text_tokens(job.task.teacher_prompt(sources.page_text(job.page)))
+def estimate_jobs(jobs, sources, teacher, anchor: bool, price: Price | None, one_request_per_page: bool = False,
+                  discount: float = 1.0) -> dict:
+    """Pages, requests, estimated tokens and USD for ``jobs`` (list of records.Job); ``discount``: the
+    Batch rate (1: online), applied with the Batch cached rate (``Price.cached_rate``)."""
+    static_tokens: dict[str, int] = {}        # task (or combined task) name -> its static prompt's tokens
+    image_total = prompt_total = cached_total = 0
+    for item in (group_by_page(jobs) if one_request_per_page else jobs):
+        task = item.combined if isinstance(item, PageJobs) else item.task
+        page = item.jobs[0].page if isinstance(item, PageJobs) else item.page
+        image_total += teacher.image_tokens(page.width, page.height, price)
+        schema = text_tokens(schema_text(task.model)) if teacher.enforces_schema else 0
+        if task.name in static_tokens:        # the same static prefix as an earlier request: cached
+            cached_total += teacher.cached_prefix_tokens(static_tokens[task.name]
+                                                         + (schema if teacher.caches_schema else 0))
         else:
-            if job.task.name not in plain_prompts:
-                plain_prompts[job.task.name] = text_tokens(job.task.teacher_prompt(None))
-            prompt_total += plain_prompts[job.task.name]
+            static_tokens[task.name] = text_tokens(teacher.prompt_for(task, None))
+        if anchor:
+            prompt_total += schema + text_tokens(teacher.prompt_for(task, sources.page_text(page)))
+        else:
+            prompt_total += schema + static_tokens[task.name]
+    requests = len(group_by_page(jobs)) if one_request_per_page else len(jobs)
     output_total = DEFAULT_OUTPUT_TOKENS * len(jobs) if teacher.priced else 0
-    cost = price.cost(image_total + prompt_total, output_total) if price else None
-    return {"pages": len({(j.page.doc_id, j.page.page_index) for j in jobs}), "requests": len(jobs),
-            "image_tokens": image_total, "prompt_tokens": prompt_total,
+    cost = price.cost(image_total + prompt_total, output_total, discount, cached_total) if price else None
+    return {"pages": len({(j.page.doc_id, j.page.page_index) for j in jobs}), "requests": requests,
+            "image_tokens": image_total, "prompt_tokens": prompt_total, "cached_tokens_assumed": cached_total,
             "output_tokens_assumed": output_total,
             "cost_usd": None if cost is None else round(cost, 6),
-            "rule": teacher.image_rule()}
+            "rule": teacher.image_rule(), "caching": f"{teacher.cache_rule} (assumed for every request after "
+                                                     "the first with the same static prompt)",
+            "one_request_per_page": one_request_per_page}

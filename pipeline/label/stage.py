@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pipeline.label.answers import TRANSIENT, Outcome
 from pipeline.label.asking import DEFAULT_LADDER, Answer, AskPolicy
 from pipeline.label.breaker import DEFAULT_FAILURES, Breaker
+from pipeline.label.combined import PageJobs, group_by_page
 from pipeline.errors import ConfigError
 from pipeline.label.cost import CostMeter, PriceTable, load_prices
 from pipeline.label import gating
@@ -62,6 +63,7 @@ class LabelConfig:
     allow_sensitive: bool = False # send every page as it is (the explicit switch: nothing is checked)
     privacy_policy: Policy | None = None   # None: the shipped default (pipeline/label/privacy/default_policy.yaml)
     dry_run: bool = False         # estimate tokens and cost, send nothing
+    one_request_per_page: bool = False   # every task of a page in one request (pipeline.label.combined)
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 256:
@@ -133,11 +135,14 @@ def distinct_requests(jobs: list[Job], summary: LabelSummary) -> list[Job]:
     return list(first.values())
 
 
-def _record(job: Job, teacher: Teacher, outcome: str, **kw) -> LabelRecord:
+def _record(job: Job, teacher: Teacher, outcome: str, together: bool = False, **kw) -> LabelRecord:
+    # together: asked with the page's other tasks in one request (the request key stays the task's own:
+    # either way of asking answers the same task, and a label stored one way is not paid for again).
+    params = {**teacher.generation_params(), **({"one_request_per_page": True} if together else {})}
     return LabelRecord(request_key=job.key, doc_id=job.page.doc_id, page_index=job.page.page_index,
                        task=job.task.name, teacher=teacher.name, model=teacher.model,
                        prompt_hash=job.task.prompt_hash, schema_hash=job.task.schema_hash, outcome=outcome,
-                       params=teacher.generation_params(), created_at=time.time(), **kw)
+                       params=params, created_at=time.time(), **kw)
 
 
 def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg: LabelConfig,
@@ -170,6 +175,9 @@ def label_pages(sources: PageSources, cfg: LabelConfig, store: RunStore, teacher
     started = time.perf_counter()
     summary = LabelSummary(teacher=teacher.name, model=teacher.model)
     teacher.check_tasks(list(cfg.tasks))
+    if cfg.one_request_per_page and not teacher.combines_tasks:
+        raise ConfigError(f"--one-request-per-page needs a teacher that answers from the prompt (gemini, openai, "
+                          f"openai-compatible); the {teacher.name} teacher labels each task itself: drop the flag")
     price = _price_for(cfg, teacher)
     summary.price_source = f"{price.source} (as of {price.as_of})" if price else ""
     if not cfg.dry_run:
@@ -181,7 +189,7 @@ def label_pages(sources: PageSources, cfg: LabelConfig, store: RunStore, teacher
         redactions: dict = {}
         jobs = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary, redactions)
         if cfg.dry_run:
-            summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price)
+            summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price, cfg.one_request_per_page)
             return summary
         _run_engine(jobs, sources, cfg, store, teacher, price, summary, progress, redactions)
     finally:
@@ -194,12 +202,14 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
     meter = CostMeter(price, cfg.max_cost_usd)
     bar = _progress_bar(progress, len(jobs))
     answered = [0]
+    work = group_by_page(jobs) if cfg.one_request_per_page else jobs
+    together = {job.key for item in work if isinstance(item, PageJobs) for job in item.jobs}
 
     def on_answer(job: Job, answer: Answer) -> None:
         reply, checked = answer.reply, answer.checked
         outcome, label, detail = gating.restore_answer(redactions, cfg.privacy_policy, job, checked.outcome.value,
                                                        checked.data, checked.errors or checked.note)
-        record = _record(job, teacher, outcome, finish_reason=reply.finish_reason,
+        record = _record(job, teacher, outcome, job.key in together, finish_reason=reply.finish_reason,
                          tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, attempts=answer.requests,
                          raw_text=reply.text, label=label, warnings=checked.warnings, detail=detail)
         with store.transaction():
@@ -214,7 +224,7 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
                          prepare=gating.prepare_input(sources, redactions, cfg.anchor), on_answer=on_answer,
                          breaker=Breaker(cfg.breaker_failures, pause_s=cfg.backoff_max_s))
     try:
-        engine.run(jobs)
+        engine.run(work)
     finally:
         bar.close()
         summary.absorb(engine.stats, meter.spent if price else None)

@@ -21,6 +21,7 @@ class LabelSummary:
     warnings: Counter = field(default_factory=Counter)
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0                             # of tokens_in: served from the provider's prompt cache
     cost_usd: float | None = None                      # from reported usage; None: no price for the model
     price_source: str = ""
     failures: list[dict] = field(default_factory=list)  # {path, page, task, outcome, detail}
@@ -40,7 +41,7 @@ class LabelSummary:
         out = {"teacher": self.teacher, "model": self.model, "requests": self.requests, "retries": self.retries,
                "up_to_date": self.up_to_date, "shared_with_identical_page": self.shared, "labels": by_task,
                "warnings": dict(self.warnings),
-               "tokens": {"in": self.tokens_in, "out": self.tokens_out},
+               "tokens": {"in": self.tokens_in, "out": self.tokens_out, "cached": self.tokens_cached},
                "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
                "failures": self.failures, "sensitive_blocked": self.blocked,
                "privacy": {k: dict(v) if isinstance(v, Counter) else v for k, v in self.privacy.items()},
@@ -59,6 +60,7 @@ class LabelSummary:
         self.retries += stats.retries
         self.tokens_in += stats.tokens_in
         self.tokens_out += stats.tokens_out
+        self.tokens_cached += stats.tokens_cached
         self.stopped = stats.stopped
         if cost_usd is not None:
             self.cost_usd = (self.cost_usd or 0.0) + cost_usd
@@ -86,6 +88,8 @@ class LabelSummary:
         failed = Counter(f["outcome"] for f in self.failures)
         parts = [", ".join(f"{o} {n}" for o, n in failed.most_common(3)) or "no failures",
                  f"tok {(stats.tokens_in + stats.tokens_out) / 1000:.1f}k"]
+        if stats.tokens_cached:
+            parts.append(f"cached {stats.tokens_cached / 1000:.1f}k")
         if spent:
             parts.append(f"${spent:.4f}")
         if stats.retries:

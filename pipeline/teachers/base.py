@@ -53,7 +53,7 @@ class TeacherSettings:
     max_output_tokens: int = 8192
     timeout_s: float = 120.0
     image_detail: str = "high"            # OpenAI: low | high | auto
-    json_mode: str = "schema"             # openai-compatible: schema | object | none
+    json_mode: str = "schema"             # schema | object | none (see Teacher.enforces_schema)
     ocr_lang: str = "ara+eng"             # tesseract, and textlayer's OCR fallback: Tesseract languages
     ocr_fallback: str = "auto"            # textlayer: OCR pages without a text layer (auto | never | always)
 
@@ -77,8 +77,9 @@ class Reply:
     status: ReplyStatus
     text: str = ""                        # raw text as the provider sent it (kept, whatever the status)
     finish_reason: str = ""               # the provider's own word for it (STOP, MAX_TOKENS, length ...)
-    tokens_in: int = 0
+    tokens_in: int = 0                    # every input token, cached ones included (as both APIs report them)
     tokens_out: int = 0
+    tokens_cached: int = 0                # input tokens the provider served from its prompt cache
     detail: str = ""                      # error message, refusal text, block reason
     retry_after_s: float | None = None    # from a 429's Retry-After, when given
     data: dict | None = None              # an already-validated object (the textlayer teacher builds one)
@@ -94,7 +95,17 @@ class Teacher(ABC):
     priced: ClassVar[bool] = True                 # counts and bills tokens: the price table and --max-cost apply
     thread_safe: ClassVar[bool] = True            # ask() may run on several threads at once (else one at a time)
     has_batch_api: ClassVar[bool] = False         # batch_client() returns a client (--batch / --collect)
+    combines_tasks: ClassVar[bool] = False        # answers any task from its prompt and schema, so also several
+                                                  # tasks in one request (--one-request-per-page)
+    structured_output: ClassVar[bool] = False     # can send the task's JSON Schema as the response schema, which
+                                                  # the provider holds the answer to (json_mode "schema")
+    caches_schema: ClassVar[bool] = False         # the response schema is part of the cached prefix (documented)
     key_placeholder: ClassVar[str | None] = None  # a key sent when none is set: not a secret, never scrubbed
+    # Prompt caching: a request whose first ``cache_min_tokens`` tokens or more repeat an earlier request's
+    # are billed at the cached rate for that prefix, counted in steps of ``cache_step_tokens`` (0: no caching).
+    cache_min_tokens: ClassVar[int] = 0
+    cache_step_tokens: ClassVar[int] = 1
+    cache_rule: ClassVar[str] = "no prompt caching"
     _key: str | None = None                       # the API key in use, once read (see scrub)
 
     def __init__(self, settings: TeacherSettings):
@@ -121,17 +132,60 @@ class Teacher(ABC):
     def check_tasks(self, tasks: list[Task]) -> None:
         """Raise TeacherConfigError before any work if this teacher cannot do one of the tasks."""
 
+    @property
+    def enforces_schema(self) -> bool:
+        """Whether requests carry the task's JSON Schema as their response schema (structured output
+        with ``--json-mode schema``): then the prompt does not quote the schema text again."""
+        return self.structured_output and self.settings.json_mode == "schema"
+
     def prompt_for(self, task: Task, anchor_text: str | None = None) -> str:
-        """The text sent with the page: the task's teacher prompt (the student sends its own, pipeline.student)."""
-        return task.teacher_prompt(anchor_text)
+        """The text sent with the page: the task's teacher prompt (the student sends its own, pipeline.student);
+        the schema text is quoted in it unless the request carries the schema (``enforces_schema``)."""
+        return task.teacher_prompt(anchor_text, quote_schema=not self.enforces_schema)
+
+    def prompt_layout(self, task: Task, prompt: str) -> tuple[str, str]:
+        """(static part, per-page part) of ``prompt``: the static part goes before the image, the rest after.
+
+        The static part is the task's teacher prompt without an anchor (its instructions, and its schema
+        text where the request does not carry the schema: the same for every page), so that consecutive requests share a byte-identical prefix that the
+        provider's prompt cache can serve. Whatever ``prompt`` adds after it (the page's text-layer
+        anchor, a repair re-ask's quoted answer) is the per-page part. A prompt that does not start
+        with the static part is sent whole, before the image.
+        """
+        static = self.prompt_for(task, None)
+        if prompt.startswith(static):
+            return static, prompt[len(static):].lstrip("\n")
+        return prompt, ""
+
+    @classmethod
+    def cached_prefix_tokens(cls, prefix_tokens: int) -> int:
+        """Tokens of a repeated ``prefix_tokens``-token prefix the provider's documented caching bills as cached.
+
+        >>> class Cached(Teacher):
+        ...     name, cache_min_tokens, cache_step_tokens = "x", 1024, 128
+        ...     def ask(self, *a): ...
+        >>> Cached.cached_prefix_tokens(1778), Cached.cached_prefix_tokens(1000), Teacher.cached_prefix_tokens(5000)
+        (1664, 0, 0)
+        """
+        if not cls.cache_min_tokens or prefix_tokens < cls.cache_min_tokens:
+            return 0
+        return prefix_tokens // cls.cache_step_tokens * cls.cache_step_tokens
 
     @abstractmethod
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         """Send one page under one task; never raises for a per-page failure (returns a Reply)."""
 
     def generation_params(self) -> dict:
-        """What changes the answer besides the prompt and image: part of the label's identity."""
-        return {"temperature": self.settings.temperature, "max_output_tokens": self.settings.max_output_tokens}
+        """What changes the answer besides the prompt and image: part of the label's identity.
+
+        A structured-output teacher asked without its schema (``--json-mode object|none``) says so; with
+        the schema (the default) the params are what they were before json_mode applied to it, so the
+        labels stored then keep their request keys.
+        """
+        params = {"temperature": self.settings.temperature, "max_output_tokens": self.settings.max_output_tokens}
+        if self.structured_output and self.settings.json_mode != "schema":
+            params["json_mode"] = self.settings.json_mode
+        return params
 
     def image_tokens(self, width: int, height: int, price: Any = None) -> int:
         """Estimated input tokens for one page image (before sending: --dry-run, --max-cost, --tpm).

@@ -75,6 +75,13 @@ class GeminiTeacher(Teacher):
     api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     is_cloud = True
     has_batch_api = True
+    combines_tasks = True
+    structured_output = True       # the response schema counts as input tokens; whether implicit caching
+                                   # serves it is not documented: caches_schema stays False (counted uncached)
+    # Implicit caching (Gemini 2.5, since 2025-05-08): a prefix of 1,024+ tokens (2.5 Flash; 2.5 Pro: 4,096)
+    # shared with a recent request is billed at the cached rate; usage says how many (cachedContentTokenCount).
+    cache_min_tokens = 1024
+    cache_rule = "Gemini implicit caching: a repeated prefix of 1,024+ tokens (2.5 Flash) at the cached rate"
 
     def __init__(self, settings: TeacherSettings):
         super().__init__(settings)
@@ -111,17 +118,32 @@ class GeminiTeacher(Teacher):
             config = self._configs.get(key)
             if config is None:
                 config = self._configs[key] = types.GenerateContentConfig(
-                    response_mime_type="application/json",
-                    response_json_schema=task.model.model_json_schema(),
+                    **self.output_format(task),
                     temperature=temperature,
                     max_output_tokens=self.settings.max_output_tokens,
                     automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
                 )
         return config
 
+    def output_format(self, task: Task) -> dict:
+        """The config's answer format by --json-mode: the task's JSON Schema (its Field descriptions in it;
+        the prompt then does not quote it), plain JSON, or nothing."""
+        if self.settings.json_mode == "schema":
+            return {"response_mime_type": "application/json", "response_json_schema": task.model.model_json_schema()}
+        return {"response_mime_type": "application/json"} if self.settings.json_mode == "object" else {}
+
+    def contents(self, page: PageInput, task: Task, prompt: str) -> list[types.Content]:
+        """The request's one user turn: the static prompt first (a prefix every page shares, which implicit
+        caching can serve), then the page image, then what belongs to this page (anchor, repair)."""
+        static, per_page = self.prompt_layout(task, prompt)
+        parts = [types.Part.from_text(text=static), types.Part.from_bytes(data=page.image, mime_type=page.mime_type)]
+        if per_page:
+            parts.append(types.Part.from_text(text=per_page))
+        return [types.Content(role="user", parts=parts)]
+
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         config = self._config(task, self.settings.temperature if temperature is None else temperature)
-        contents = [types.Part.from_bytes(data=page.image, mime_type=page.mime_type), prompt]
+        contents = self.contents(page, task, prompt)
         try:
             response = self._client.models.generate_content(model=self.model, contents=contents, config=config)
         except errors.ClientError as exc:

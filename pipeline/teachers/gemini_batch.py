@@ -51,19 +51,18 @@ class GeminiBatch:
             base_url=teacher.settings.base_url or None, api_version="v1beta",
             timeout=max(60_000, int(teacher.settings.timeout_s * 1000))))
         self._done: dict[str, types.BatchJob] = {}
-        self._schemas: dict[str, tuple[dict, int]] = {}   # task name -> (schema, its JSON size): once per task
+        self._schemas: dict[str, tuple[dict, int]] = {}   # task name -> (answer format, schema size): once per task
 
     def request(self, key: str, page: PageInput, task: Task, prompt: str) -> tuple[types.InlinedRequest, int]:
         """One inline request (the same content and config the online teacher sends) and its size."""
         if task.name not in self._schemas:
-            schema = task.model.model_json_schema()
-            self._schemas[task.name] = schema, len(json.dumps(schema))
-        schema, schema_size = self._schemas[task.name]
+            output = self.teacher.output_format(task)     # the online answer format (--json-mode)
+            self._schemas[task.name] = output, len(json.dumps(output.get("response_json_schema", {})))
+        output, schema_size = self._schemas[task.name]
         config = types.GenerateContentConfig(
-            response_mime_type="application/json", response_json_schema=schema,
+            **output,
             temperature=self.teacher.settings.temperature, max_output_tokens=self.teacher.settings.max_output_tokens)
-        contents = [types.Content(role="user", parts=[types.Part.from_bytes(data=page.image, mime_type=page.mime_type),
-                                                      types.Part.from_text(text=prompt)])]
+        contents = self.teacher.contents(page, task, prompt)      # the online layout: static prompt first
         item = types.InlinedRequest(contents=contents, config=config, metadata={"request_key": key})
         size = len(page.image) * 4 // 3 + len(prompt.encode()) + schema_size + 200
         return item, size

@@ -25,15 +25,18 @@ def reply_from_response(response: types.GenerateContentResponse) -> Reply:
     usage = response.usage_metadata
     tokens_in = (usage.prompt_token_count or 0) if usage else 0
     tokens_out = ((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)) if usage else 0
+    # Part of prompt_token_count that implicit (or explicit) caching served: billed at the cached rate.
+    tokens_cached = (usage.cached_content_token_count or 0) if usage else 0
     if not response.candidates:
         feedback = response.prompt_feedback
         reason = enum_name(feedback.block_reason) if feedback else ""
         if reason:
             message = getattr(feedback, "block_reason_message", None)
             return Reply(ReplyStatus.PROMPT_BLOCKED, finish_reason=reason, tokens_in=tokens_in,
-                         detail=f"{reason}: {message}" if message else reason)
+                         tokens_cached=tokens_cached, detail=f"{reason}: {message}" if message else reason)
         # No candidate and no reason: nothing usable came back, worth another try.
-        return Reply(ReplyStatus.SERVER_ERROR, tokens_in=tokens_in, detail="reply had no candidates")
+        return Reply(ReplyStatus.SERVER_ERROR, tokens_in=tokens_in, tokens_cached=tokens_cached,
+                     detail="reply had no candidates")
     candidate = response.candidates[0]
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
     # Thought summaries (include_thoughts) are not the answer.
@@ -49,4 +52,4 @@ def reply_from_response(response: types.GenerateContentResponse) -> Reply:
         status = ReplyStatus.COMPLETE
     detail = "" if status is ReplyStatus.COMPLETE or not candidate.finish_message else candidate.finish_message
     return Reply(status, text=text, finish_reason=finish, tokens_in=tokens_in, tokens_out=tokens_out,
-                 detail=detail)
+                 tokens_cached=tokens_cached, detail=detail)

@@ -58,10 +58,11 @@ class OpenAIBatch:
 
     def request(self, key: str, page: PageInput, task: Task, prompt: str) -> tuple[str, int]:
         """One JSONL line (the same body the online teacher sends) and its size in bytes."""
-        if task.name not in self._formats:
-            self._formats[task.name] = type_to_response_format_param(task.model)
-        body = {"model": self.teacher.model, "messages": self.teacher.messages(page, prompt),
-                "response_format": self._formats[task.name],
+        if task.name not in self._formats:      # the online answer format (--json-mode)
+            self._formats[task.name] = ({"response_format": type_to_response_format_param(task.model)}
+                                        if self.teacher.enforces_schema else self.teacher.loose_format())
+        body = {"model": self.teacher.model, "messages": self.teacher.messages(page, task, prompt),
+                **self._formats[task.name],
                 "temperature": self.teacher.settings.temperature,
                 "max_completion_tokens": self.teacher.settings.max_output_tokens}
         line = json.dumps({"custom_id": key, "method": "POST", "url": ENDPOINT, "body": body}, ensure_ascii=False)

@@ -60,6 +60,16 @@ class OpenAITeacher(Teacher):
     api_key_env = ("OPENAI_API_KEY",)
     is_cloud = True
     has_batch_api = True
+    combines_tasks = True
+    structured_output = True
+    # "The structured output schema serves as a prefix to the system message and can be cached"
+    # (platform.openai.com/docs/guides/prompt-caching): billed as input tokens, cached with the prompt.
+    caches_schema = True
+    # Automatic prompt caching: a prefix of 1,024+ tokens shared with a recent request is cached in 128-token
+    # steps; usage.prompt_tokens_details.cached_tokens says how many were billed at the cached rate.
+    cache_min_tokens = 1024
+    cache_step_tokens = 128
+    cache_rule = "OpenAI prompt caching: a repeated prefix of 1,024+ tokens, in 128-token steps, at the cached rate"
 
     def __init__(self, settings: TeacherSettings):
         super().__init__(settings)
@@ -67,19 +77,32 @@ class OpenAITeacher(Teacher):
         self._client = openai.OpenAI(api_key=self._key, base_url=settings.base_url or None, max_retries=0,
                                      timeout=settings.timeout_s)
 
-    def messages(self, page: PageInput, prompt: str) -> list[dict]:
+    def messages(self, page: PageInput, task: Task, prompt: str) -> list[dict]:
+        """One user message: the static prompt first (the prefix every page shares, which prompt caching
+        can serve), then the page image, then what belongs to this page (anchor, repair)."""
+        static, per_page = self.prompt_layout(task, prompt)
         data_url = f"data:{page.mime_type};base64,{base64.b64encode(page.image).decode('ascii')}"
-        return [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": data_url, "detail": self.settings.image_detail}},
-            {"type": "text", "text": prompt},
-        ]}]
+        content = [{"type": "text", "text": static},
+                   {"type": "image_url", "image_url": {"url": data_url, "detail": self.settings.image_detail}}]
+        if per_page:
+            content.append({"type": "text", "text": per_page})
+        return [{"role": "user", "content": content}]
 
     def _send(self, page: PageInput, task: Task, prompt: str, temperature: float) -> Any:
         """Send the request; returns the raw response (its body is read before any parsing)."""
-        # parse() turns the Pydantic model into a strict json_schema response_format for us.
+        if self.settings.json_mode != "schema":       # plain JSON mode or none: the prompt quotes the schema
+            return self._client.chat.completions.with_raw_response.create(
+                model=self.model, messages=self.messages(page, task, prompt), temperature=temperature,
+                max_completion_tokens=self.settings.max_output_tokens, **self.loose_format())
+        # parse() turns the Pydantic model into a strict json_schema response_format for us (with the
+        # Field descriptions in it: the prompt does not quote the schema then).
         return self._client.chat.completions.with_raw_response.parse(
-            model=self.model, messages=self.messages(page, prompt), response_format=task.model,
+            model=self.model, messages=self.messages(page, task, prompt), response_format=task.model,
             temperature=temperature, max_completion_tokens=self.settings.max_output_tokens)
+
+    def loose_format(self) -> dict:
+        """The request's response_format for --json-mode object ({"type": "json_object"}) or none (nothing)."""
+        return {"response_format": {"type": "json_object"}} if self.settings.json_mode == "object" else {}
 
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         temperature = self.settings.temperature if temperature is None else temperature
@@ -177,11 +200,11 @@ class OpenAICompatibleTeacher(OpenAITeacher):
         if self.settings.json_mode == "schema":
             extra["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": _schema_name(task.name), "schema": task.model.model_json_schema(), "strict": False}}
-        elif self.settings.json_mode == "object":
-            extra["response_format"] = {"type": "json_object"}
+        else:
+            extra = self.loose_format()
         # max_tokens rather than max_completion_tokens: every compatible server knows the older name.
         return self._client.chat.completions.with_raw_response.create(
-            model=self.model, messages=self.messages(page, prompt), temperature=temperature,
+            model=self.model, messages=self.messages(page, task, prompt), temperature=temperature,
             max_tokens=self.settings.max_output_tokens, **extra)
 
     def _fatal_message(self, code: int, said: str) -> str:

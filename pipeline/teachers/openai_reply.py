@@ -19,7 +19,10 @@ def _text(content: object) -> str:
 def reply_from_body(body: dict) -> Reply:
     """Map a chat.completion JSON body to a Reply (kept as a dict: servers add and omit fields)."""
     usage = body.get("usage") or {}
-    tokens = {"tokens_in": usage.get("prompt_tokens") or 0, "tokens_out": usage.get("completion_tokens") or 0}
+    details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
+    # cached_tokens: the part of prompt_tokens that prompt caching served, billed at the cached rate.
+    tokens = {"tokens_in": usage.get("prompt_tokens") or 0, "tokens_out": usage.get("completion_tokens") or 0,
+              "tokens_cached": details.get("cached_tokens") or 0}
     choices = body.get("choices") or []
     if not choices:
         return Reply(ReplyStatus.SERVER_ERROR, detail="reply had no choices", **tokens)

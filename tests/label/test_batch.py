@@ -41,9 +41,9 @@ SCRIPT = [
 PROVIDERS = [("openai", "OPENAI_API_KEY"), ("gemini", "GEMINI_API_KEY")]
 
 
-def batch(cfg, teacher: str, url: str, submit: bool = True, tasks=("content",), **kw):
+def batch(cfg, teacher: str, url: str, submit: bool = True, tasks=("content",), json_mode: str = "schema", **kw):
     """One run of the batch stage with fresh objects: a new teacher, a new store (as after a restart)."""
-    teacher_obj = make_teacher(teacher, TeacherSettings(base_url=url, timeout_s=5))
+    teacher_obj = make_teacher(teacher, TeacherSettings(base_url=url, timeout_s=5, json_mode=json_mode))
     with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
         summary = run_batch(sources, LabelConfig(tasks=tuple(resolve_tasks(list(tasks))), **kw),
                             BatchConfig(submit=submit, poll_interval_s=0.01), store, teacher_obj, load_prices())
@@ -171,11 +171,21 @@ def test_privacy_gate_and_dry_run_apply_to_batches(tmp_path, monkeypatch):
     with RunStore(cfg.run_dir) as store:
         render_folder(cfg, store, progress=False)
     with BatchStub(valid_answer) as stub:
-        summary, _ = batch(cfg, "gemini", stub.url, dry_run=True)          # an estimate, nothing sent or written
+        # The schema quoted (--json-mode object): a static prompt of 1,024+ tokens, which Gemini's documented
+        # implicit caching serves (the response schema's own caching is not documented: not assumed).
+        summary, _ = batch(cfg, "gemini", stub.url, dry_run=True, json_mode="object")   # nothing sent or written
         assert summary.estimate["batch"] and summary.estimate["requests"] == 2 and stub.posts() == 0
         online = estimate_jobs([Job(p, resolve_tasks(["content"])[0], "k") for p in _pages(cfg)[:2]], None,
-                               make_teacher("gemini", TeacherSettings()), False, load_prices().get("gemini-2.5-flash"))
-        assert summary.estimate["cost_usd"] == pytest.approx(online["cost_usd"] / 2, abs=1e-6)
+                               make_teacher("gemini", TeacherSettings(json_mode="object")), False,
+                               load_prices().get("gemini-2.5-flash"))
+        # Half the online rates, except the second request's cached prompt: Gemini Batch bills a cache
+        # hit at the online cached rate ($0.03 per 1M), not half of it.
+        price = load_prices().get("gemini-2.5-flash")
+        assert online["cached_tokens_assumed"] > 1000 and price.cached_input == price.batch_cached_input == 0.03
+        fresh = online["image_tokens"] + online["prompt_tokens"] - online["cached_tokens_assumed"]
+        expected = ((fresh * 0.30 + online["output_tokens_assumed"] * 2.50) * 0.5
+                    + online["cached_tokens_assumed"] * 0.03) / 1e6
+        assert summary.estimate["cost_usd"] == pytest.approx(expected, abs=1e-6)
         with RunStore(cfg.run_dir) as store:
             assert not list(store.iter_labels()) and not store.batch_pending_keys()
 
@@ -236,3 +246,32 @@ def test_an_online_run_does_not_send_what_waits_in_a_batch_job(tmp_path, monkeyp
     with ProviderStub(lambda request: Behaviour.ok(CONTENT)) as online:
         summary, labels = label(cfg, "openai", online.openai_url)
         assert online.requests == [] and not labels and summary.in_batch_jobs == 3
+
+
+@pytest.mark.parametrize("teacher, env", PROVIDERS)
+def test_batch_requests_put_the_static_prompt_first_and_cached_tokens_are_priced(tmp_path, monkeypatch, teacher, env):
+    monkeypatch.setenv(env, KEY)
+    cfg = render(tmp_path, pages=3)
+    static = resolve_tasks(["content"])[0].teacher_prompt(None, quote_schema=False)   # the request carries the schema
+    with BatchStub(valid_answer) as stub:
+        url = stub.url if teacher == "gemini" else stub.openai_url
+        batch(cfg, teacher, url)
+        stub.finish()
+        summary, labels = batch(cfg, teacher, url, submit=False)
+    assert {l.outcome for l in labels.values()} == {"ok"} and len(stub.answered) == 3
+    for request in stub.answered:          # the online layout: static prompt, image, nothing after
+        kinds = [kind for kind, _, _ in request.prefix_units()]
+        assert kinds == ["schema", "text", "image"] and request.prefix_units()[1][1] == static
+    if teacher == "gemini":
+        cached = [r.usage.get("cachedContentTokenCount", 0) for r in stub.answered]
+        usage = [(r.usage["promptTokenCount"], r.usage["candidatesTokenCount"]) for r in stub.answered]
+    else:
+        cached = [r.usage["prompt_tokens_details"]["cached_tokens"] for r in stub.answered]
+        usage = [(r.usage["prompt_tokens"], r.usage["completion_tokens"]) for r in stub.answered]
+    assert cached[0] == 0 and all(c >= 1024 for c in cached[1:]) and summary.tokens_cached == sum(cached)
+    # Gemini Batch bills a cache hit at the online cached rate ($0.03/1M); OpenAI lists no Batch cached
+    # rate for gpt-4o, so its cached tokens cost the batch input rate (half of $2.50).
+    input_rate, cached_rate, output_rate = (0.30, 0.03, 2.50) if teacher == "gemini" else (2.50, 1.25, 10.0)
+    by_hand = sum(((i - c) * input_rate * 0.5 + c * cached_rate + o * output_rate * 0.5) / 1e6
+                  for (i, o), c in zip(usage, cached))
+    assert summary.cost_usd == pytest.approx(by_hand, rel=1e-9)

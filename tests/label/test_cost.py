@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.label.cost import load_prices
+from pipeline.label.cost import CostMeter, load_prices
 from pipeline.teachers.gemini import gemini_image_tokens
 from pipeline.teachers.openai_chat import openai_image_tokens
 from tests.conftest import REPO_ROOT, make_pdf
@@ -28,7 +28,25 @@ def test_shipped_price_table_is_complete_and_dated():
     assert table.get("no-such-model") is None
 
 
+def test_cached_rates_are_read_and_priced():
+    table = load_prices()
+    flash, gpt = table.get("gemini-2.5-flash"), table.get("gpt-4o-2024-08-06")
+    assert (flash.cached_input, flash.batch_cached_input) == (0.03, 0.03)        # Gemini 2.5 Flash list price
+    assert (gpt.cached_input, gpt.batch_cached_input) == (1.25, None)             # GPT-4o: half the input rate
+    # 10,000 tokens in (8,000 of them cached), 1,000 out:
+    assert flash.cost(10_000, 1_000, cached=8_000) == pytest.approx((2_000 * 0.30 + 8_000 * 0.03 + 1_000 * 2.5) / 1e6)
+    assert gpt.cost(10_000, 1_000, 0.5, cached=8_000) == pytest.approx((10_000 * 1.25 + 1_000 * 5.0) / 1e6)
+    assert flash.cost(10_000, 1_000, 0.5, cached=8_000) == pytest.approx(
+        (2_000 * 0.15 + 8_000 * 0.03 + 1_000 * 1.25) / 1e6)
+    meter = CostMeter(flash)
+    assert meter.settle(meter.estimate(10_000), 10_000, 1_000, 8_000) == pytest.approx(flash.cost(10_000, 1_000,
+                                                                                                  cached=8_000))
+    assert table.get("gemini-2.0-flash").cached_input is None                     # none given: the input rate
+    assert table.get("gemini-2.0-flash").cost(100, 0, cached=100) == table.get("gemini-2.0-flash").cost(100, 0)
+
+
 @pytest.mark.parametrize("content, message", [("models: 3", "models:"), ("models:\n  m: {input: x}", "numeric"),
+                                              ("models:\n  m: {input: 1, output: 2, cached_input: cheap}", "cached_input"),
                                               ("[unclosed", "YAML")])
 def test_bad_price_files_are_config_errors(tmp_path, content, message):
     path = tmp_path / "p.yaml"

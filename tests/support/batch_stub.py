@@ -9,7 +9,7 @@ The real SDK clients talk to it through their base URL (``stub.openai_url``, ``s
 
 Jobs stay pending until ``finish()`` (or ``finish_after_polls`` reads of the job); then every
 request inside is answered by ``responder(StubRequest) -> Behaviour``, exactly as the online stub
-answers, so the same scripts drive both. ``Behaviour("expired")`` leaves a request unanswered.
+answers (cached prompt tokens reported the same way), so the same scripts drive both. ``Behaviour("expired")`` leaves a request unanswered.
 Listing (``GET /v1/batches``, ``GET /v1beta/batches``) finds jobs by name after a lost answer:
 ``lose_creates=n`` creates the next n jobs but drops the connection instead of answering, and
 ``refuse_creates=n`` answers the next n create calls with a 500 (no job created).
@@ -28,7 +28,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 from tests.support.provider_stub import (_GRPC_STATUS, Behaviour, Responder, StubRequest, _gemini_reply, _openai_reply,
-                                 _Server)
+                                         _Server, provider_caches)
 
 _GEMINI_CREATE = re.compile(r"^/v1beta/models/(?P<model>[^/:]+):batchGenerateContent$")
 _GEMINI_GET = re.compile(r"^/v1beta/batches/(?P<id>[^/:]+)$")
@@ -51,6 +51,7 @@ class BatchStub:
     def __init__(self, responder: Responder | None = None, finish_after_polls: int | None = None,
                  lose_creates: int = 0, refuse_creates: int = 0):
         self.responder = responder or (lambda request: Behaviour.ok({}))
+        self.caches = provider_caches()      # requests inside a job hit the prompt cache as online ones do
         self.finish_after_polls = finish_after_polls
         self.lose_creates, self.refuse_creates = lose_creates, refuse_creates
         self.calls: list[tuple[str, str]] = []          # (method, path) of every HTTP call
@@ -125,7 +126,8 @@ class BatchStub:
                     "code": "batch_expired", "message": "This request could not be executed before the "
                                                         "completion window expired."}})
                 continue
-            code, payload = _openai_reply(b, request)
+            code, payload = _openai_reply(b, request, self.caches["openai"].lookup(request.prefix_units()))
+            request.usage = payload.get("usage")
             row["response"] = {"status_code": code, "request_id": f"req_{next(self._ids)}", "body": payload}
             (output if code == 200 else errors).append(row)
         for name, rows in (("output_file_id", output), ("error_file_id", errors)):
@@ -148,7 +150,8 @@ class BatchStub:
             answer = {"metadata": item.get("metadata") or {}}
             if b.kind == "expired":
                 continue
-            code, payload = _gemini_reply(b, request)
+            code, payload = _gemini_reply(b, request, self.caches["gemini"].lookup(request.prefix_units()))
+            request.usage = payload.get("usageMetadata")
             if code == 200:
                 answer["response"] = payload
             else:

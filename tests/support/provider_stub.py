@@ -9,13 +9,22 @@ request building, error classes and retry behaviour, not a mock of them::
         assert len(stub.requests) == 1
 
 ``stub.url`` is Gemini's base URL (the SDK appends ``/v1beta/models/...``); ``stub.openai_url``
-is OpenAI's (the SDK appends ``/chat/completions``). Every request is recorded, and what each
-one gets back is decided by ``responder(request) -> Behaviour``.
+is OpenAI's (the SDK appends ``/chat/completions``). Every request is recorded (``raw``: its body's
+bytes as sent), and what each one gets back is decided by ``responder(request) -> Behaviour``.
+
+Prompt caching, as each API reports it: a request whose prefix (response schema, then its parts in
+order) repeats an earlier request's for 1,024+ tokens gets that prefix's tokens reported as cached
+(OpenAI ``usage.prompt_tokens_details.cached_tokens``, in 128-token steps; Gemini
+``usageMetadata.cachedContentTokenCount``). Tokens are counted as the stub counts them: a text part
+is len // 4, an image 258 (Gemini) or 85 (OpenAI), the response schema len(its compact JSON) // 4:
+both APIs bill the schema as input tokens, and OpenAI documents it as the cached prefix's start (the
+stub caches it so for Gemini too; the bench counts Gemini's uncached, as nothing documents it).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import threading
@@ -46,7 +55,21 @@ class StubRequest:
     headers: dict[str, str]        # names in lower case
     body: dict
     model: str = ""
-    raw: bytes = b""               # the request body exactly as received (for grep checks)
+    raw: bytes = b""               # the body as it came over the wire
+    usage: dict | None = None      # the usage the stub answered with (cached tokens included), once answered
+
+    def prefix_units(self) -> list[tuple[str, str, int]]:
+        """(kind, content, tokens) in the order a prompt cache reads them: the response schema, then each part."""
+        units = [("schema", self.model + json.dumps(self.schema, sort_keys=True), self.schema_tokens)]
+        image_tokens = 258 if self.provider == "gemini" else 85
+        for part in self._parts():
+            if isinstance(part.get("text"), str):
+                units.append(("text", part["text"], len(part["text"]) // 4))
+            elif "inlineData" in part:
+                units.append(("image", part["inlineData"]["data"], image_tokens))
+            elif part.get("type") == "image_url":
+                units.append(("image", part["image_url"]["url"], image_tokens))
+        return units
 
     def _parts(self) -> list[dict]:
         if self.provider == "gemini":
@@ -60,6 +83,11 @@ class StubRequest:
     @property
     def prompt_text(self) -> str:
         return "\n".join(p["text"] for p in self._parts() if isinstance(p.get("text"), str))
+
+    @property
+    def schema_tokens(self) -> int:
+        """Input tokens the response schema costs (0 without one)."""
+        return len(json.dumps(self.schema, separators=(",", ":"))) // 4 if self.schema else 0
 
     @property
     def schema(self) -> dict | None:
@@ -166,6 +194,58 @@ def echo_placeholders(content: dict, metadata: dict, drop: int = 0, read_image: 
     return responder
 
 
+class PrefixCache:
+    """The tokens a provider's prompt cache serves a request: its longest prefix shared with an earlier
+    request (whole units, then the common start of the first differing text), if ``min_tokens`` or more,
+    rounded down to ``step``. Every request is remembered, hit or miss."""
+
+    def __init__(self, min_tokens: int = 1024, step: int = 1):
+        self.min_tokens, self.step = min_tokens, step
+        self._seen: set[str] = set()                   # digests of every prefix of whole units seen
+        self._texts: dict[str, list[str]] = {}         # prefix digest -> texts that followed it (a few)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(before: str, kind: str, content: str) -> str:
+        return hashlib.sha256(f"{before}\x00{kind}\x00{content}".encode()).hexdigest()
+
+    def lookup(self, units: list[tuple[str, str, int]]) -> int:
+        with self._lock:
+            matched, digest = 0, ""
+            for kind, content, tokens in units:
+                key = self._digest(digest, kind, content)
+                if key in self._seen:
+                    matched, digest = matched + tokens, key
+                    continue
+                if kind == "text":
+                    common = max((len(_common_start(content, t)) for t in self._texts.get(digest, [])), default=0)
+                    matched += common // 4
+                break
+            digest = ""
+            for kind, content, _ in units:
+                if kind == "text" and len(self._texts.setdefault(digest, [])) < 8:
+                    self._texts[digest].append(content)
+                digest = self._digest(digest, kind, content)
+                self._seen.add(digest)
+        return matched // self.step * self.step if matched >= self.min_tokens else 0
+
+
+def _common_start(a: str, b: str) -> str:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+def provider_caches(enabled: bool = True) -> dict[str, PrefixCache]:
+    """One prompt cache per API, with its documented rule (or none that ever hits: ``enabled`` False)."""
+    never = 1 << 60
+    return {"openai": PrefixCache(1024 if enabled else never, 128),
+            "gemini": PrefixCache(1024 if enabled else never, 1)}
+
+
 def scripted(*behaviours: Behaviour, then: Behaviour | None = None) -> Responder:
     """Serve ``behaviours`` in order (each provider has its own queue), then ``then`` (default ok({}))."""
     queues: dict[str, deque[Behaviour]] = defaultdict(lambda: deque(behaviours))
@@ -183,9 +263,11 @@ def _tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def _gemini_reply(b: Behaviour, req: StubRequest) -> tuple[int, dict]:
-    prompt_tokens = len(req.prompt_text) // 4 + 258      # 258: what Gemini charges for one image
+def _gemini_reply(b: Behaviour, req: StubRequest, cached: int = 0) -> tuple[int, dict]:
+    prompt_tokens = len(req.prompt_text) // 4 + 258 + req.schema_tokens    # 258: what Gemini charges for one image
     usage = {"promptTokenCount": prompt_tokens}
+    if cached:                                           # Gemini leaves the field out when nothing was cached
+        usage["cachedContentTokenCount"] = min(cached, prompt_tokens)
     if b.kind == "status":
         error: dict = {"code": b.code, "message": b.message, "status": _GRPC_STATUS.get(b.code, "UNKNOWN")}
         if b.retry_delay:
@@ -212,7 +294,7 @@ def _gemini_reply(b: Behaviour, req: StubRequest) -> tuple[int, dict]:
     return 200, {"candidates": [candidate], "usageMetadata": usage, "modelVersion": req.model}
 
 
-def _openai_reply(b: Behaviour, req: StubRequest) -> tuple[int, dict]:
+def _openai_reply(b: Behaviour, req: StubRequest, cached: int = 0) -> tuple[int, dict]:
     if b.kind == "status":
         kind = _OPENAI_TYPE.get(b.code, "server_error")
         return b.code, {"error": {"message": b.message, "type": kind, "param": None, "code": str(b.code)}}
@@ -224,14 +306,15 @@ def _openai_reply(b: Behaviour, req: StubRequest) -> tuple[int, dict]:
         content, finish = None, "content_filter"
     elif b.kind == "refusal":
         content, refusal = None, b.text
-    prompt_tokens = len(req.prompt_text) // 4 + 85        # 85: a low-detail image tile
+    prompt_tokens = len(req.prompt_text) // 4 + 85 + req.schema_tokens     # 85: a low-detail image tile
     completion_tokens = _tokens(content or refusal or "")
     return 200, {"id": f"chatcmpl-stub{int(time.time() * 1000)}", "object": "chat.completion",
                  "created": int(time.time()), "model": req.model,
                  "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": refusal},
                               "logprobs": None, "finish_reason": finish}],
                  "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                           "total_tokens": prompt_tokens + completion_tokens}}
+                           "total_tokens": prompt_tokens + completion_tokens,
+                           "prompt_tokens_details": {"cached_tokens": min(cached, prompt_tokens), "audio_tokens": 0}}}
 
 
 class _Server(ThreadingHTTPServer):
@@ -244,11 +327,13 @@ class ProviderStub:
     """Context manager: a threaded HTTP server on 127.0.0.1:<free port> speaking both APIs."""
 
     def __init__(self, responder: Responder | None = None, latency: float = 0.0, rpm_limit: float | None = None,
-                 burst: float = 1.0, models: list[str] | None = None):
+                 burst: float = 1.0, models: list[str] | None = None, caching: bool = True):
         """``latency``: seconds before each answer; ``rpm_limit``: requests per minute the stub accepts
         (a token bucket holding ``burst`` seconds' worth), past which it answers 429 with Retry-After;
-        ``models``: what ``GET /v1/models`` lists (None: 404, a server without a model list)."""
+        ``models``: what ``GET /v1/models`` lists (None: 404, a server without a model list);
+        ``caching``: report cached prompt tokens as the APIs do (False: never a cache hit)."""
         self.responder = responder or (lambda request: Behaviour.ok({}))
+        self.caches = provider_caches(caching)
         self.models = models
         self.model_lists = 0                   # GET /v1/models requests (not in .requests)
         self.latency = latency
@@ -331,7 +416,9 @@ class ProviderStub:
         behaviour = self.responder(req)
         if behaviour.kind == "hang":
             self._stopping.wait(behaviour.seconds)
-        code, payload = (_gemini_reply if req.provider == "gemini" else _openai_reply)(behaviour, req)
+        cached = self.caches[req.provider].lookup(req.prefix_units())
+        code, payload = (_gemini_reply if req.provider == "gemini" else _openai_reply)(behaviour, req, cached)
+        req.usage = payload.get("usage") or payload.get("usageMetadata")
         headers = {"Retry-After": str(behaviour.retry_after)} if behaviour.retry_after is not None else {}
         return code, payload, headers
 

@@ -217,3 +217,21 @@ def test_teacher_facts():
         assert teacher.is_cloud and teacher.model == "gemini-2.5-flash"
         assert teacher.generation_params() == {"temperature": 0.2, "max_output_tokens": 8192}
         teacher.close()
+
+
+def test_static_prompt_goes_first_and_cached_tokens_are_read():
+    """Two pages under the task's own prompt: the second finds the static prefix cached (cachedContentTokenCount)."""
+    other = PageInput(doc_id="doc", page_index=1, image=_png()[:-1] + b"\x01", mime_type="image/png")
+    anchored = CONTENT.teacher_prompt("Invoice 42 total 12.50", quote_schema=False)
+    with ProviderStub() as stub:
+        teacher = make_teacher("gemini", TeacherSettings(base_url=stub.url, timeout_s=10))
+        try:
+            first, second = (teacher.ask(page, CONTENT, anchored) for page in (PAGE, other))
+        finally:
+            teacher.close()
+    assert first.tokens_cached == 0 and second.tokens_cached >= 1024
+    assert second.tokens_cached == stub.requests[1].usage["cachedContentTokenCount"] < second.tokens_in
+    for request in stub.requests:
+        parts = request.body["contents"][0]["parts"]
+        assert parts[0]["text"] == CONTENT.teacher_prompt(None, quote_schema=False) and "inlineData" in parts[1]
+        assert parts[2]["text"].startswith("## Text layer of this page") and "Invoice 42" in parts[2]["text"]

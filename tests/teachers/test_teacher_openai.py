@@ -69,9 +69,10 @@ def test_ok_sends_image_schema_and_model(task_name):
     assert req.body["max_completion_tokens"] == 8192 and req.body["temperature"] == 0.0
     assert req.image_bytes == PAGE.image and req.prompt_text == PROMPT
     [content] = [m["content"] for m in req.body["messages"]]
-    assert [p["type"] for p in content] == ["image_url", "text"]                 # image first
-    assert content[0]["image_url"]["url"].startswith("data:image/png;base64,")
-    assert content[0]["image_url"]["detail"] == "high"
+    # A prompt that is not the task's own is sent whole before the image (the static part goes first).
+    assert [p["type"] for p in content] == ["text", "image_url"]
+    assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert content[1]["image_url"]["detail"] == "high"
     # Structured outputs: the SDK's strict form of the Pydantic model's schema.
     fmt = req.body["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
@@ -82,7 +83,7 @@ def test_ok_sends_image_schema_and_model(task_name):
 def test_image_detail_and_model_flags():
     _, [req] = ask(Behaviour.ok({}), model="gpt-4.1-mini", image_detail="low", max_output_tokens=100)
     assert req.body["model"] == "gpt-4.1-mini" and req.body["max_completion_tokens"] == 100
-    assert req.body["messages"][0]["content"][0]["image_url"]["detail"] == "low"
+    assert req.body["messages"][0]["content"][1]["image_url"]["detail"] == "low"
 
 
 def test_malformed_json_is_complete_with_raw_text():
@@ -243,5 +244,22 @@ def test_compatible_facts():
 
 def test_data_url_is_standard_base64():
     _, [req] = ask(Behaviour.ok({}))
-    url = req.body["messages"][0]["content"][0]["image_url"]["url"]
+    url = req.body["messages"][0]["content"][1]["image_url"]["url"]
     assert base64.b64decode(url.split(",", 1)[1], validate=True) == PAGE.image
+
+
+def test_static_prompt_goes_first_and_cached_tokens_are_read():
+    """Two pages under the task's own prompt: the second finds the static prefix cached (cached_tokens)."""
+    other = PageInput(doc_id="doc", page_index=1, image=_png()[:-1] + b"\x01", mime_type="image/png")
+    with ProviderStub() as stub:
+        teacher = make_teacher("openai", TeacherSettings(base_url=stub.openai_url, timeout_s=10))
+        try:
+            first, second = (teacher.ask(page, CONTENT, CONTENT.teacher_prompt(None, quote_schema=False)) for page in (PAGE, other))
+        finally:
+            teacher.close()
+    assert first.tokens_cached == 0 and second.tokens_cached >= 1024 and second.tokens_cached % 128 == 0
+    assert second.tokens_cached == stub.requests[1].usage["prompt_tokens_details"]["cached_tokens"]
+    for request in stub.requests:
+        content = request.body["messages"][0]["content"]
+        assert [p["type"] for p in content] == ["text", "image_url"]
+        assert content[0]["text"] == CONTENT.teacher_prompt(None, quote_schema=False)

@@ -55,9 +55,11 @@ def collect_jobs(cfg: LabelConfig, store: RunStore, teacher: Teacher, provider: 
             # This answer's own usage (a repaired record also carries its first answer's, paid before).
             summary.tokens_in += result.reply.tokens_in
             summary.tokens_out += result.reply.tokens_out
-            if price is not None:
+            summary.tokens_cached += result.reply.tokens_cached
+            if price is not None:      # cached tokens at the Batch cached rate (price.cached_rate)
                 summary.cost_usd = (summary.cost_usd or 0.0) + price.cost(
-                    result.reply.tokens_in, result.reply.tokens_out, prices.batch_discount)
+                    result.reply.tokens_in, result.reply.tokens_out, prices.batch_discount,
+                    cached=result.reply.tokens_cached)
         if missing_tasks:              # stays pending, but waiting would not help: not counted
             summary.warnings[f"collect_with_task:{','.join(sorted(missing_tasks))}"] += 1
             continue

@@ -40,6 +40,9 @@ def run_batch(sources: PageSources, cfg: LabelConfig, bcfg: BatchConfig, store: 
     Prices: ``prices``, else the label config's, else the table shipped with docdistill; the batch
     rate is the table's ``batch_discount``. ``cfg.dry_run`` estimates what would be submitted.
     """
+    if cfg.one_request_per_page:
+        raise ConfigError("--one-request-per-page works online only: drop it with --batch/--collect (batch "
+                          "requests already put the static prompt first, for the provider's prompt cache)")
     started = time.perf_counter()
     summary = BatchSummary(teacher=teacher.name, model=teacher.model)
     teacher.check_tasks(list(cfg.tasks))

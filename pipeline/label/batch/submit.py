@@ -58,20 +58,19 @@ def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: T
     # The privacy gate, as online: documents with personal data are held back from a cloud teacher.
     todo = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
     price = prices.get(teacher.model)
-    estimate = estimate_jobs(todo, sources, teacher, cfg.anchor, price)
+    estimate = estimate_jobs(todo, sources, teacher, cfg.anchor, price, discount=prices.batch_discount)
     if estimate["cost_usd"] is not None:
-        estimate["cost_usd"] = round(estimate["cost_usd"] * prices.batch_discount, 6)
         summary.estimated_cost_usd = estimate["cost_usd"] if todo else None
     if cfg.dry_run:
         summary.estimate = {**estimate, "batch": True}
         return
     limit = min(provider.max_requests, bcfg.max_requests_per_job or provider.max_requests)
     hashes = {task.name: task.schema_hash for task in cfg.tasks}      # a schema dump each: once per task
-    plain_prompts = {task.name: task.teacher_prompt(None) for task in cfg.tasks}
+    plain_prompts = {task.name: teacher.prompt_for(task, None) for task in cfg.tasks}   # as online
     items, requests, size = [], [], 0
     for job in todo:
         page_input, page_text = sources.page_input(job.page, cfg.anchor)
-        prompt = job.task.teacher_prompt(page_text) if cfg.anchor and page_text else plain_prompts[job.task.name]
+        prompt = teacher.prompt_for(job.task, page_text) if cfg.anchor and page_text else plain_prompts[job.task.name]
         repair = repairs.get(job.key)
         if repair is not None:
             prompt = repair_prompt(prompt, *repair)

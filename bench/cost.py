@@ -1,0 +1,184 @@
+"""Dollars per 1,000 pages, both tasks (content + metadata), at list prices, on the corpus' own pages.
+
+    python bench/cost.py [PDF_DIR] [--json]
+
+One run: the corpus (default ../shared/corpus/pdfs, passwords from its MANIFEST) is rendered as
+``pipeline.distill`` renders it (longest side 1536 px) and labelled by the textlayer teacher, offline.
+Then, for gemini-2.5-flash and gpt-4o, online and Batch, side by side on the same pages:
+
+- today:          one request per task, the image first (no prompt caching can apply), the schema quoted;
+- cached, quoted: one request per task, the static prompt first (schema text quoted in it): every request
+                  after the first of a task has its static prefix billed as cached, by the provider's
+                  documented rule (``Teacher.cached_prefix_tokens``: 1,024+ tokens; OpenAI in 128-token steps);
+- cached:         the same, the schema not quoted (``--json-mode schema``, the default: the request carries it);
+- one/page, quoted and one/page: ``--one-request-per-page``: one image and one combined prompt per page;
+- floor:          one image per page plus the output tokens, the prompt free;
+- olmOCR's published $6.24 per 1,000 pages (GPT-4o Batch, one task) as a reference.
+
+Token counts: images by each teacher's image rule (``gemini_image_tokens``, ``openai_image_tokens`` at
+high detail) on each rendered page's size; prompts by ``text_tokens`` (4 ASCII characters or 1 other
+character per token, counted high); output tokens by ``text_tokens`` of each page's real textlayer label
+(its JSON); a page the text layer cannot label (a scan) gets the mean of the labelled pages for that
+task. The response schema the request carries (structured output: every layout here) is billed as input
+tokens in every layout, ``text_tokens`` of its compact JSON: OpenAI documents it as a cached prefix of
+the prompt (``caches_schema``); Gemini documents that it counts as input but not whether implicit caching
+serves it, so it is counted uncached there. Prices: the shipped ``prices.yaml`` (cached rates:
+``cached_input`` / ``batch_cached_input``). Target (issue 19): within 1.25x of the floor on both providers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.label.combined import combined_task  # noqa: E402
+from pipeline.label.cost import Price, load_prices, text_tokens  # noqa: E402
+from pipeline.label.sources import PageSources  # noqa: E402
+from pipeline.label.stage import LabelConfig, label_pages  # noqa: E402
+from pipeline.render.config import RenderConfig, RenderRunConfig  # noqa: E402
+from pipeline.render.stage import render_folder  # noqa: E402
+from pipeline.schemas import schema_text  # noqa: E402
+from pipeline.store import RunStore  # noqa: E402
+from pipeline.tasks import resolve_tasks  # noqa: E402
+from pipeline.teachers import TeacherSettings, make_teacher, teacher_class  # noqa: E402
+from pipeline.teachers.gemini import gemini_image_tokens  # noqa: E402
+from pipeline.teachers.openai_chat import openai_image_tokens  # noqa: E402
+
+SHARED = Path(os.environ.get("DOCDISTILL_SHARED", REPO.parent / "shared"))
+OLMOCR_USD_PER_1000 = 6.24        # olmOCR's published GPT-4o Batch figure (one task)
+TARGET = 1.25
+PROVIDERS = [  # (teacher, model, image rule)
+    ("gemini", "gemini-2.5-flash", gemini_image_tokens),
+    ("openai", "gpt-4o", lambda w, h: openai_image_tokens(w, h, "high")),
+]
+
+
+def textlayer_run(pdf_dir: Path, run_dir: Path, tasks) -> tuple[list, dict]:
+    """Render the corpus and label it with the textlayer teacher: (pages, {(doc, page, task): output tokens})."""
+    manifest = pdf_dir / "MANIFEST.json"
+    passwords = {e["file"]: e["password"] for e in json.loads(manifest.read_text())
+                 if e.get("password")} if manifest.is_file() else {}
+    cfg = RenderRunConfig(pdf_dir=pdf_dir, run_dir=run_dir, render=RenderConfig(), passwords_by_name=passwords)
+    teacher = make_teacher("textlayer", TeacherSettings())
+    with RunStore(run_dir) as store:
+        render_folder(cfg, store, progress=False)
+        with PageSources(cfg, store) as sources:
+            label_pages(sources, LabelConfig(tasks=tuple(tasks)), store, teacher, progress=False)
+        pages = list(store.iter_pages())
+        outputs = {(l.doc_id, l.page_index, l.task): text_tokens(json.dumps(l.label, ensure_ascii=False))
+                   for l in store.iter_labels(outcome="ok")}
+    teacher.close()
+    return pages, outputs
+
+
+def page_outputs(pages, outputs: dict, tasks) -> tuple[list[dict[str, int]], dict]:
+    """Each page's output tokens per task (the task's mean where the text layer gave no label)."""
+    means, labelled = {}, {}
+    for task in tasks:
+        found = [n for (_, _, t), n in outputs.items() if t == task.name]
+        means[task.name] = round(sum(found) / len(found)) if found else 1000
+        labelled[task.name] = len(found)
+    per_page = [{t.name: outputs.get((p.doc_id, p.page_index, t.name), means[t.name]) for t in tasks} for p in pages]
+    return per_page, {"mean_output_tokens": means, "labelled_pages": labelled}
+
+
+LAYOUTS = ("today", "cached_quoted", "cached", "one_per_page_quoted", "one_per_page", "floor")
+
+
+def layouts(pages, per_page: list[dict], tasks, teacher: str, image_rule, price: Price, discount: float) -> dict:
+    """USD for the whole corpus under each layout (and the token totals behind them)."""
+    cls = teacher_class(teacher)
+    both = combined_task(tuple(tasks))
+    every = [*tasks, both]
+    quoted = {t.name: text_tokens(t.teacher_prompt(None)) for t in every}
+    enforced = {t.name: text_tokens(t.teacher_prompt(None, quote_schema=False)) for t in every}
+    schema = {t.name: text_tokens(schema_text(t.model)) for t in every}   # the request's response schema
+    # One request per page answers {"content": ..., "metadata": ...}: the wrapper's few tokens on top.
+    wrapper = text_tokens(json.dumps({t.name: None for t in tasks})) - len(tasks)
+    usd = {name: 0.0 for name in LAYOUTS}
+    tokens = {name: {"in": 0, "cached": 0, "out": 0} for name in usd}
+
+    def add(layout: str, tokens_in: int, tokens_out: int, cached: int = 0) -> None:
+        usd[layout] += price.cost(tokens_in, tokens_out, discount, cached)
+        tokens[layout]["in"] += tokens_in
+        tokens[layout]["out"] += tokens_out
+        tokens[layout]["cached"] += cached
+
+    def ask(layout: str, task, prompts: dict, image: int, out: int, later: bool) -> None:
+        prefix = prompts[task.name] + (schema[task.name] if cls.caches_schema else 0)
+        add(layout, image + prompts[task.name] + schema[task.name], out,
+            cls.cached_prefix_tokens(prefix) if later else 0)
+
+    for i, (page, outs) in enumerate(zip(pages, per_page)):
+        image = image_rule(page.width, page.height)
+        for task in tasks:
+            add("today", image + quoted[task.name] + schema[task.name], outs[task.name])
+            ask("cached_quoted", task, quoted, image, outs[task.name], i > 0)
+            ask("cached", task, enforced, image, outs[task.name], i > 0)
+        ask("one_per_page_quoted", both, quoted, image, sum(outs.values()) + wrapper, i > 0)
+        ask("one_per_page", both, enforced, image, sum(outs.values()) + wrapper, i > 0)
+        add("floor", image, sum(outs.values()))
+    return {"usd": usd, "tokens": tokens, "static_prompt_tokens": {"quoted": quoted, "not_quoted": enforced},
+            "response_schema_tokens": schema}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("pdf_dir", type=Path, nargs="?", default=SHARED / "corpus" / "pdfs")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not args.pdf_dir.is_dir():
+        print(f"no corpus at {args.pdf_dir}: give PDF_DIR or set DOCDISTILL_SHARED", file=sys.stderr)
+        return 2
+    tasks = resolve_tasks(["content", "metadata"])
+    prices = load_prices()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        pages, outputs = textlayer_run(args.pdf_dir, Path(tmp) / "run", tasks)
+    per_page, facts = page_outputs(pages, outputs, tasks)
+    n = len(pages)
+    rows = []
+    for teacher, model, rule in PROVIDERS:
+        price = prices.get(model)
+        for mode, discount in (("online", 1.0), ("batch", prices.batch_discount)):
+            result = layouts(pages, per_page, tasks, teacher, rule, price, discount)
+            per_1000 = {k: round(v / n * 1000, 2) for k, v in result["usd"].items()}
+            rows.append({"model": model, "mode": mode, "usd_per_1000_pages": per_1000,
+                         "x_floor": {k: round(v / per_1000["floor"], 3) for k, v in per_1000.items()},
+                         "tokens_per_page": {k: {kk: round(vv / n) for kk, vv in t.items()}
+                                             for k, t in result["tokens"].items()},
+                         "static_prompt_tokens": result["static_prompt_tokens"],
+                         "response_schema_tokens": result["response_schema_tokens"]})
+    out = {"pages": n, "documents": len({p.doc_id for p in pages}), **facts,
+           "olmocr_usd_per_1000": OLMOCR_USD_PER_1000,
+           "target_x_floor": TARGET, "seconds": round(time.perf_counter() - started, 1), "rows": rows}
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"{n} pages of {out['documents']} documents; output tokens per page from {facts['labelled_pages']} "
+          f"textlayer labels (mean {facts['mean_output_tokens']}); {out['seconds']} s")
+    heads = ["today", "cached, schema quoted", "cached", "one/page, schema quoted", "one/page", "floor"]
+    print("| model | mode | " + " | ".join(heads) + " | cached / floor | one/page / floor |")
+    print("|---|---|" + "---|" * (len(heads) + 2))
+    for row in rows:
+        d, x = row["usd_per_1000_pages"], row["x_floor"]
+        print(f"| {row['model']} | {row['mode']} | " + " | ".join(f"${d[k]:.2f}" for k in LAYOUTS)
+              + f" | {x['cached']:.2f}x | {x['one_per_page']:.2f}x |")
+    print(f"| olmOCR (published, GPT-4o Batch, one task) | batch | ${OLMOCR_USD_PER_1000:.2f} |" + " |" * 7)
+    first = rows[0]
+    print(f"prompt tokens per request, schema quoted: {first['static_prompt_tokens']['quoted']}; not quoted: "
+          f"{first['static_prompt_tokens']['not_quoted']}; the response schema each request carries (billed "
+          f"as input): {first['response_schema_tokens']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
