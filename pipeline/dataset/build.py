@@ -23,6 +23,7 @@ from pipeline import __version__
 from pipeline.errors import ConfigError
 from pipeline.dataset.sharegpt import (TEMPLATE_OVERHEAD_TOKENS, Sample, dataset_info_entry, escape_media_tags,
                                estimate_tokens, image_tokens, merge_dataset_info, place_image)
+from pipeline.dataset.redacted import RedactedMismatches
 from pipeline.dataset.review import GOLDEN, HELD_OUT, REJECTED, Reviewed, golden_groups, golden_record
 from pipeline.dataset.split import assign_splits, group_documents, leakage, near_duplicate_pairs
 from pipeline.dataset.stats import SplitStats
@@ -49,6 +50,7 @@ class DatasetConfig:
     system_prompt: str | None = None
     per_task: bool = True                  # also <name>_<task>_<split> datasets
     golden: bool = False                   # reviewed (accepted, edited) pages -> <name>_golden, never trained on
+    train_redacted_mismatches: bool = False  # redaction_mismatch pages: the redacted image sent + its label
 
     def __post_init__(self) -> None:
         if not (self.run_dir / "run.sqlite").is_file():
@@ -81,6 +83,7 @@ class LabelledPage(NamedTuple):
     label_json: str            # the answer exactly as stored (the assistant turn's text)
     prompt: str                # the task's student prompt
     golden: bool = False       # a reviewed page of the golden set (--golden)
+    image: str = ""            # the image to train on instead of the page's (a redacted one)
 
 
 @dataclass
@@ -107,6 +110,7 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
     prompts = {key: row["student_prompt"] for key, row in store.tasks().items()}
     newest: dict[tuple[str, str], sqlite3.Row] = {}       # (image sha256, task) -> its newest valid label
     failed: dict[tuple[str, str], str] = {}
+    mismatches = RedactedMismatches(store.redacted_images(), cfg.run_dir, cfg.train_redacted_mismatches)
     not_rendered: set[tuple[str, int, str]] = set()
     for row in store.label_rows():
         if (cfg.tasks and row["task"] not in cfg.tasks) or (cfg.teacher and row["teacher"] != cfg.teacher):
@@ -119,7 +123,8 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
         key = (page.image_sha256, row["task"])
         if row["outcome"] == "ok":
             newest[key] = row   # oldest first: the last one wins
-        else:
+            mismatches.valid(key)
+        elif not mismatches.take(row, key, newest):
             failed[key] = row["outcome"]
     if not_rendered:
         out.dropped["page_not_rendered"] = len(not_rendered)
@@ -141,8 +146,9 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
             if prompt is None:
                 out.dropped["task_definition_missing"] += 1
                 continue
-            out.samples.append(LabelledPage(doc_id, page_index, task, picked.label_json, prompt, picked.golden))
-            out.teachers[picked.teacher] += 1
+            image = mismatches.image((page.image_sha256, task), (page.image_sha256, task) in reviewed.decisions)
+            out.samples.append(LabelledPage(doc_id, page_index, task, picked.label_json, prompt, picked.golden, image))
+            out.teachers[picked.teacher + (" (redacted image, placeholders)" if image else "")] += 1
             out.task_meta.setdefault(task, {"prompt_hash": picked.prompt_hash, "schema_hash": picked.schema_hash})
     if cfg.tasks:
         missing = set(cfg.tasks) - set(tasks)
@@ -176,7 +182,7 @@ def split_documents(store: RunStore, cfg: DatasetConfig, collected: Collected) -
 
 def iter_samples(collected: Collected, split_of: dict[str, str], cfg: DatasetConfig) -> Iterator[Sample]:
     prompt_tokens: dict[str, int] = {}
-    for doc_id, page_index, task, label_json, prompt, golden in collected.samples:
+    for doc_id, page_index, task, label_json, prompt, golden, image in collected.samples:
         page = collected.pages[(doc_id, page_index)]
         split = split_of[doc_id] if split_of[doc_id] != GOLDEN or golden else HELD_OUT
         answer = escape_media_tags(label_json)
@@ -184,7 +190,7 @@ def iter_samples(collected: Collected, split_of: dict[str, str], cfg: DatasetCon
             prompt_tokens[prompt] = estimate_tokens(prompt)
         tokens = image_tokens(cfg.template, page.width, page.height) + prompt_tokens[prompt] + \
             estimate_tokens(answer) + TEMPLATE_OVERHEAD_TOKENS
-        yield Sample(split, task, doc_id, page_index, page.image_path, prompt, answer, tokens)
+        yield Sample(split, task, doc_id, page_index, image or page.image_path, prompt, answer, tokens)
 
 
 def dataset_image_path(run_image: str, resized: bool) -> str:

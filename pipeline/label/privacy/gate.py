@@ -41,15 +41,15 @@ class PageDecision:
     def kinds(self, action: str | None = None) -> list[str]:
         return sorted({k for k, _, a in self.findings if action is None or a == action})
 
-    def audit(self, image_sha256: str, policy: Policy) -> dict:
-        """The audit row: kinds, classes, actions, counts, box hashes; never a value."""
+    def audit(self, image_sha256: str, policy: Policy, redacted_image: str = "") -> dict:
+        """The audit row: kinds, classes, actions, counts, box hashes, the sent masked image's path; never a value."""
         counts = Counter(self.findings)
         return {"doc_id": self.doc_id, "page_index": self.page_index, "image_sha256": image_sha256,
                 "policy": policy.digest, "source": self.source, "action": self.action,
                 "findings": [{"kind": k, "class": c, "action": a, "spans": n} for (k, c, a), n in sorted(counts.items())],
                 "span_count": len(self.findings), "masked_boxes": sorted(h for m in self.masks
                                                                          for h in m.box_hashes(image_sha256)),
-                "detail": self.reason}
+                "detail": self.reason, "redacted_image": redacted_image}
 
 
 def is_blank(image: bytes) -> bool:
