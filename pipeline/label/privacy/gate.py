@@ -91,10 +91,13 @@ def unverified(doc_id: str, page_index: int, policy: Policy, source: str, why: s
 def ocr_too_little(words: PageWords) -> str:
     """Why OCR's reading cannot rule anything out ("" when it can)."""
     n = len(words.words)
+    allow = "check it and allow it with a --privacy-policy whose actions say 'unverified: allow', or leave it out"
     if n < MIN_OCR_WORDS or (words.mean_conf is not None and words.mean_conf < MIN_OCR_CONF):
         conf = "n/a" if words.mean_conf is None else f"{words.mean_conf:.2f}"
-        return (f"unverified: OCR read too little of this scan ({n} words, confidence {conf}); check it and allow "
-                "it with a --privacy-policy whose actions say 'unverified: allow', or leave it out")
+        return f"unverified: OCR read too little of this scan ({n} words, confidence {conf}); {allow}"
+    if words.unreadable:
+        return (f"unverified: OCR could not read {words.unreadable} word(s) that may be numbers (Arabic-Indic digits "
+                f"are read badly by Tesseract's ara model), so an ID or phone number cannot be ruled out; {allow}")
     return ""
 
 
