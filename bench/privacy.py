@@ -3,6 +3,8 @@ the default policy's decision per document (planted pages, real corpus receipts,
 
     PYTHONPATH=$PWD python bench/privacy.py [--scans N] [--json]
 
+kept_back: planted items the teacher does not see (masked, or on a page not sent).
+
 Deterministic (seeded pages, fixed receipt list); scans need Tesseract (ara+eng). Prints a table.
 """
 
@@ -18,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pymupdf  # noqa: E402
 
-from pipeline.label.privacy.gate import decide_words  # noqa: E402
+from pipeline.label.privacy.gate import decide_words, ocr_too_little, unverified  # noqa: E402
 from pipeline.label.privacy.pagewords import ocr_page_words, text_layer_words  # noqa: E402
 from pipeline.label.privacy.policy import load_policy  # noqa: E402
 from tests.support import privacy_set as ps  # noqa: E402
@@ -27,7 +29,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 RECEIPTS = ("029", "031", "033", "046", "054", "067", "109", "131", "145", "164")   # with the vendor's contact data
 
 
-def run(scans: int = 4, tmp: Path | None = None, corpus: Path = CORPUS) -> dict:
+def run(scans: int = 12, tmp: Path | None = None, corpus: Path = CORPUS) -> dict:
     policy = load_policy()
     tmp = Path(tmp or tempfile.mkdtemp(prefix="privacy_bench_"))
     pages = ps.planted_pages()
@@ -36,26 +38,21 @@ def run(scans: int = 4, tmp: Path | None = None, corpus: Path = CORPUS) -> dict:
         pdf = ps.write_pdf(page, tmp / f"{page.name}.pdf")
         with pymupdf.open(pdf) as doc:
             words = text_layer_words(doc[0], 1240, 1754)
-        found = ps.findings_of(None, words)
-        # The Arabic pages' digits are checked on their own lines (PyMuPDF writes Arabic-Indic digit runs reversed).
-        if page.arabic:
-            from pipeline.label.privacy.pagewords import join_words
-            words = join_words("text", [[(w, (0, 40 * i, 10, 40 * i + 20)) for w in line.split()]
-                                        for i, line in enumerate(page.lines)], 600, 800)
-            found = ps.findings_of(None, words)
-        text_results.append((page.planted, found))
         decision = decide_words(page.name, 0, words, policy, True)
+        text_results.append((page.planted, ps.findings_of(None, words), decision.action))
         decisions.append({"doc": page.name, "set": "planted", "intended": page.intended, "decision": decision.action})
-    for page in [p for p in pages if not p.arabic][:scans]:
+    for page in pages[:scans]:
         png = ps.scan_copy(tmp / f"{page.name}.pdf", tmp / f"{page.name}.png")
         from PIL import Image
         with Image.open(png) as img:
             size = img.size
         words = ocr_page_words(png.read_bytes(), *size, "ara+eng")
-        scan_results.append((page.planted, ps.findings_of(None, words)))
-        decision = decide_words(page.name + ".png", 0, words, policy, True)
+        why = ocr_too_little(words)        # as the label stage: a scan OCR cannot vouch for is unverified
+        decision = (unverified(page.name, 0, policy, "ocr", why) if why else
+                    decide_words(page.name + ".png", 0, words, policy, True))
+        scan_results.append((page.planted, ps.findings_of(None, words), decision.action))
         decisions.append({"doc": page.name + " (scan)", "set": "planted-scan", "intended": page.intended,
-                          "decision": decision.action})
+                          "decision": decision.action + (" (unverified)" if why else "")})
     for rid in RECEIPTS:
         path = corpus / "receipts" / "box" / f"{rid}.csv"
         if path.is_file():
@@ -68,15 +65,16 @@ def run(scans: int = 4, tmp: Path | None = None, corpus: Path = CORPUS) -> dict:
     decisions.append({"doc": "data/samples/invoice_en.pdf", "set": "vendor", "intended": "sent",
                       "decision": decision.action, "findings": decision.findings})
     vendor = [d for d in decisions if d["set"] == "vendor"]
-    return {"text": ps.score(text_results), "scans": ps.score(scan_results, loose=True), "decisions": decisions,
+    return {"text": ps.score(text_results, action=policy.action),
+            "scans": ps.score(scan_results, loose=True, action=policy.action), "decisions": decisions,
             "vendor_sent": sum(d["decision"] != "block" for d in vendor), "vendor_total": len(vendor),
-            "planted_right": sum(d["decision"] == d["intended"] for d in decisions if d["set"] != "vendor"),
+            "planted_right": sum(d["decision"].split()[0] == d["intended"] for d in decisions if d["set"] != "vendor"),
             "planted_total": sum(d["set"] != "vendor" for d in decisions)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scans", type=int, default=4)
+    parser.add_argument("--scans", type=int, default=12, help="how many of the 12 planted pages to scan and OCR")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     out = run(args.scans)
@@ -84,10 +82,10 @@ def main() -> None:
         print(json.dumps(out, indent=1, ensure_ascii=False, default=str))
         return
     for where in ("text", "scans"):
-        print(f"{where}: kind planted found false_pos recall precision class_right")
+        print(f"{where}: kind planted found false_pos recall precision class_right kept_back")
         for kind, row in out[where].items():
             print(f"  {kind:<15} {row['planted']:>3} {row['found']:>3} {row['false_pos']:>3} {row['recall']} "
-                  f"{row['precision']} {row['class_right']}")
+                  f"{row['precision']} {row['class_right']} {row['kept_back']}")
     for d in out["decisions"]:
         print(f"  {d['doc']:<32} intended {d['intended']:<7} decision {d['decision']}")
     print(f"vendor documents sent: {out['vendor_sent']} of {out['vendor_total']}; planted pages decided as intended: "

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "evaluation set, never trained on (their documents leave train/val), never mined")
     group = parser.add_argument_group("records")
     group.add_argument("--max-image-side", type=int, help="resize image copies (Gemma 3 sees 896x896)")
+    group.add_argument("--train-redacted-mismatches", action="store_true",
+                       help="pages whose placeholders did not come back (redaction_mismatch): train on the redacted "
+                            "image that was sent, with the teacher's label and its placeholders (default: left out)")
     group.add_argument("--system-prompt", help="a system turn for every record")
     group.add_argument("--no-per-task", action="store_true", help="no per-task datasets, only the combined ones")
     group = parser.add_argument_group("LLaMA-Factory YAML")
@@ -107,7 +110,8 @@ def build(args: argparse.Namespace) -> dict:
         val_pdfs=tuple(p.strip() for p in (args.val_pdfs or "").split(",") if p.strip()), seed=args.seed,
         template=str(config.get("template", "gemma3")), cutoff_len=int(config.get("cutoff_len", 12000)),
         max_image_side=args.max_image_side, system_prompt=args.system_prompt, per_task=not args.no_per_task,
-        golden=args.golden, model=config.get("model_name_or_path"), image_max_pixels=config.get("image_max_pixels"))
+        golden=args.golden, model=config.get("model_name_or_path"), image_max_pixels=config.get("image_max_pixels"),
+        train_redacted_mismatches=args.train_redacted_mismatches)
     check_out_dir(cfg.out_dir)
     # Paths relative to the dataset folder: it trains wherever it is copied, run from inside it.
     config.update({"dataset": f"{cfg.name}_train", "eval_dataset": f"{cfg.name}_val", "dataset_dir": ".",

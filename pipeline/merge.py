@@ -9,6 +9,8 @@ the arguments and merging again changes nothing:
 - a label (same request key): ``ok`` beats a failure, then the newest, then the larger raw text;
 - a page: rendered (with its image present) beats failed, then the newest render;
 - a document: opened beats skipped, then the newest.
+- the privacy gate's audit of a page (``privacy_pages``): the newest decision; the redacted images
+  that were sent (``redacted/``, content-addressed) are placed like page images.
 - review verdicts (an audit trail) are appended, identical ones once; per image and task they keep
   their revision order, a source's after those already merged: where two shards reviewed the same
   image, the verdict that counts is the last-merged shard's newest (the one exception to the
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from pipeline.cli import EXIT_CONFIG, EXIT_DONE, EXIT_INTERRUPTED, EXIT_STOPPED, check_out_dir, exit_now, make_parser
 from pipeline.errors import ConfigError
-from pipeline.store import BATCH_TABLES, STORE_FILENAME, RunStore, StoreError
+from pipeline.store import BATCH_TABLES, REDACTED_DIR, STORE_FILENAME, RunStore, StoreError
 
 
 @dataclass
@@ -102,12 +104,15 @@ def merge_runs(sources: list[Path], out_dir: Path) -> MergeSummary:
         if out_dir.exists() and src.resolve() == out_dir.resolve():
             raise ConfigError(f"--out {out_dir} is also a source: merge into a new folder")
     summary = MergeSummary(sources=[str(s) for s in sources], out=str(out_dir))
-    reviewed = False
+    reviewed = audited = False
     for src in sources:            # every source opens as a store (schema version checked) before any write
         with RunStore(src) as source:
             reviewed = reviewed or source.has_review_tables()
+            audited = audited or source.has_privacy_tables()
     with RunStore(out_dir) as store:
         store.ensure_batch_tables()
+        if audited:
+            store.ensure_privacy_tables()
         if reviewed:               # created outside the merge transactions (a script commits)
             store.ensure_review_tables()
         for src in sources:
@@ -121,8 +126,15 @@ def merge_runs(sources: list[Path], out_dir: Path) -> MergeSummary:
                 for table in BATCH_TABLES:
                     if table in present:
                         summary.changed[table] += store.merge_table(table)
+                if "privacy_pages" in present:       # the gate's audit: the newest decision per page
+                    summary.changed["privacy_pages"] += store.merge_table("privacy_pages")
                 if "review_verdicts" in present:     # the queues are not merged: rebuilt at each review start
                     summary.changed["review_verdicts"] += store.merge_verdicts()
+        for src in sources:        # the redacted images that were sent (build_dataset --train-redacted-mismatches)
+            for image in sorted((src / REDACTED_DIR).glob("*/*.*")):
+                target = out_dir / image.relative_to(src)
+                if not target.is_file() and not image.name.endswith(".tmp"):
+                    summary.images[_place(image, target)] += 1
         summary.totals = {"documents": len(store.documents()), "pages": store.count_pages(),
                           "labels": {f"{t}:{o}": n for (t, o), n in sorted(store.count_labels().items())}}
     return summary

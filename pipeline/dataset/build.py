@@ -22,8 +22,10 @@ from typing import NamedTuple
 from pipeline import __version__
 from pipeline.errors import ConfigError
 from pipeline.dataset.lengths import Lengths, lengths_for
+from pipeline.dataset.redacted import RedactedMismatches
 from pipeline.dataset.review import GOLDEN, HELD_OUT, REJECTED, Reviewed, golden_groups, golden_record
-from pipeline.dataset.sharegpt import Sample, dataset_info_entry, escape_media_tags, merge_dataset_info, place_image
+from pipeline.dataset.sharegpt import (JsonArrayWriter, Sample, dataset_info_entry, escape_media_tags,
+                                       merge_dataset_info, place_image)
 from pipeline.dataset.split import assign_splits, group_documents, leakage, near_duplicate_pairs
 from pipeline.dataset.stats import SplitStats
 from pipeline.store import RunStore
@@ -51,6 +53,7 @@ class DatasetConfig:
     golden: bool = False                   # reviewed (accepted, edited) pages -> <name>_golden, never trained on
     model: str | None = None               # model_name_or_path: a readable folder sets the length estimate
     image_max_pixels: int | None = None
+    train_redacted_mismatches: bool = False  # redaction_mismatch pages: the redacted image sent + its label
 
     def __post_init__(self) -> None:
         if not (self.run_dir / "run.sqlite").is_file():
@@ -83,6 +86,7 @@ class LabelledPage(NamedTuple):
     label_json: str            # the answer exactly as stored (the assistant turn's text)
     prompt: str                # the task's student prompt
     golden: bool = False       # a reviewed page of the golden set (--golden)
+    image: str = ""            # the image to train on instead of the page's (a redacted one)
 
 
 @dataclass
@@ -109,6 +113,7 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
     prompts = {key: row["student_prompt"] for key, row in store.tasks().items()}
     newest: dict[tuple[str, str], sqlite3.Row] = {}       # (image sha256, task) -> its newest valid label
     failed: dict[tuple[str, str], str] = {}
+    mismatches = RedactedMismatches(store.redacted_images(), cfg.run_dir, cfg.train_redacted_mismatches)
     not_rendered: set[tuple[str, int, str]] = set()
     for row in store.label_rows():
         if (cfg.tasks and row["task"] not in cfg.tasks) or (cfg.teacher and row["teacher"] != cfg.teacher):
@@ -121,7 +126,8 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
         key = (page.image_sha256, row["task"])
         if row["outcome"] == "ok":
             newest[key] = row   # oldest first: the last one wins
-        else:
+            mismatches.valid(key)
+        elif not mismatches.take(row, key, newest):
             failed[key] = row["outcome"]
     if not_rendered:
         out.dropped["page_not_rendered"] = len(not_rendered)
@@ -143,8 +149,9 @@ def collect(store: RunStore, cfg: DatasetConfig) -> Collected:
             if prompt is None:
                 out.dropped["task_definition_missing"] += 1
                 continue
-            out.samples.append(LabelledPage(doc_id, page_index, task, picked.label_json, prompt, picked.golden))
-            out.teachers[picked.teacher] += 1
+            image = mismatches.image((page.image_sha256, task), (page.image_sha256, task) in reviewed.decisions)
+            out.samples.append(LabelledPage(doc_id, page_index, task, picked.label_json, prompt, picked.golden, image))
+            out.teachers[picked.teacher + (" (redacted image, placeholders)" if image else "")] += 1
             out.task_meta.setdefault(task, {"prompt_hash": picked.prompt_hash, "schema_hash": picked.schema_hash})
     if cfg.tasks:
         missing = set(cfg.tasks) - set(tasks)
@@ -179,14 +186,14 @@ def split_documents(store: RunStore, cfg: DatasetConfig, collected: Collected) -
 def iter_samples(collected: Collected, split_of: dict[str, str], cfg: DatasetConfig,
                  lengths: Lengths) -> Iterator[Sample]:
     prompt_tokens: dict[str, int] = {}
-    for doc_id, page_index, task, label_json, prompt, golden in collected.samples:
+    for doc_id, page_index, task, label_json, prompt, golden, image in collected.samples:
         page = collected.pages[(doc_id, page_index)]
         split = split_of[doc_id] if split_of[doc_id] != GOLDEN or golden else HELD_OUT
         answer = escape_media_tags(label_json)
         if prompt not in prompt_tokens:
             prompt_tokens[prompt] = lengths.text_tokens(prompt)
         tokens = lengths.sample_tokens(page.width, page.height, "", answer) + prompt_tokens[prompt]
-        yield Sample(split, task, doc_id, page_index, page.image_path, prompt, answer, tokens)
+        yield Sample(split, task, doc_id, page_index, image or page.image_path, prompt, answer, tokens)
 
 
 def dataset_image_path(run_image: str, resized: bool) -> str:
@@ -214,11 +221,11 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
     run_dir, out_dir = f"{cfg.run_dir}/", f"{cfg.out_dir}/"
     lengths = lengths_for(cfg.model, cfg.template, cfg.image_max_pixels)
     with ExitStack() as files:
-        writers: dict[str, _JsonArrayWriter] = {}
+        writers: dict[str, JsonArrayWriter] = {}
 
-        def writer(stem: str) -> _JsonArrayWriter:
+        def writer(stem: str) -> JsonArrayWriter:
             if stem not in writers:
-                writers[stem] = files.enter_context(_JsonArrayWriter(cfg.out_dir / f"{stem}.json"))
+                writers[stem] = files.enter_context(JsonArrayWriter(cfg.out_dir / f"{stem}.json"))
             return writers[stem]
 
         for sample in iter_samples(collected, split_of, cfg, lengths):
@@ -268,28 +275,3 @@ def write_dataset(cfg: DatasetConfig, store: RunStore) -> dict:
 
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-class _JsonArrayWriter:
-    """Writes a JSON array one element at a time (atomically renamed into place on close)."""
-
-    def __init__(self, path: Path):
-        self.path, self.tmp = path, path.with_name(f".{path.name}.tmp")
-        self.count = 0
-
-    def __enter__(self) -> _JsonArrayWriter:
-        self.fh = open(self.tmp, "w", encoding="utf-8")
-        self.fh.write("[")
-        return self
-
-    def write(self, line: str) -> None:
-        self.fh.write(("\n" if self.count == 0 else ",\n") + line)
-        self.count += 1
-
-    def __exit__(self, exc_type, *exc) -> None:
-        self.fh.write("\n]\n")
-        self.fh.close()
-        if exc_type is None:
-            self.tmp.replace(self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)

@@ -151,3 +151,28 @@ def merge_dataset_info(path: Path, entries: dict[str, dict]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(existing, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+class JsonArrayWriter:
+    """Writes a JSON array one element at a time (atomically renamed into place on close)."""
+
+    def __init__(self, path: Path):
+        self.path, self.tmp = path, path.with_name(f".{path.name}.tmp")
+        self.count = 0
+
+    def __enter__(self) -> JsonArrayWriter:
+        self.fh = open(self.tmp, "w", encoding="utf-8")
+        self.fh.write("[")
+        return self
+
+    def write(self, line: str) -> None:
+        self.fh.write(("\n" if self.count == 0 else ",\n") + line)
+        self.count += 1
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.fh.write("\n]\n")
+        self.fh.close()
+        if exc_type is None:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)

@@ -9,17 +9,20 @@ apply redactions (batch submission) passes none: its pages to redact are blocked
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections import Counter
 from collections.abc import Callable
 
 from pipeline.label.privacy.gate import (MIN_TEXT_CHARS, REDACTION_MISMATCH, PageDecision, decide_words, is_blank,
                                          name_findings, ocr_too_little, redacted_input, restore_label, unverified)
 from pipeline.label.privacy.policy import ALLOW, BLOCK, REDACT, Policy, load_policy
+from pipeline.label.privacy.redact import mask_image
 from pipeline.label.summary import LabelSummary, count_record
 from pipeline.label.sources import PageSources
 from pipeline.records import Job, LabelRecord, PageRecord
 from pipeline.render.discover import document_kind
-from pipeline.store import RunStore
+from pipeline.store import REDACTED_DIR, RunStore
 from pipeline.teachers import Teacher
 
 SENSITIVE_BLOCKED = "sensitive_blocked"    # held back by the privacy gate; checked again on every run
@@ -35,6 +38,24 @@ def decide_page(sources: PageSources, page: PageRecord, policy: Policy, langs: s
     if why:
         return unverified(page.doc_id, page.page_index, policy, words.source, why)
     return decide_words(page.doc_id, page.page_index, words, policy, can_redact)
+
+
+def keep_redacted(sources: PageSources, page: PageRecord, decision: PageDecision) -> str:
+    """The masked image that will be sent, kept in the run folder by content (``redacted/ab/<sha256>.png``)
+    for ``build_dataset --train-redacted-mismatches``; returns its path in the run folder."""
+    image = mask_image(sources.page_image(page), decision.masks)
+    digest, ext = hashlib.sha256(image).hexdigest(), "jpg" if image.startswith(b"\xff\xd8") else "png"
+    rel = f"{REDACTED_DIR}/{digest[:2]}/{digest}.{ext}"
+    target = sources.run_cfg.run_dir / rel
+    if not target.is_file():           # written whole, then renamed: a cut-short run leaves no half image
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(image)
+        os.replace(tmp, target)
+    # prepare_input sends these very bytes, read back from the file: a run of a million pages does not
+    # hold its masked images in memory.
+    decision._masked["path"] = target
+    return rel
 
 
 def _doc_action(actions: list[str]) -> str:
@@ -68,7 +89,8 @@ def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg,
         store.ensure_privacy_tables()
         with store.transaction():
             for key, decision in decisions.items():
-                store.put_privacy_audit(decision.audit(pages[key].image_sha256, policy))
+                redacted = keep_redacted(sources, pages[key], decision) if decision.action == REDACT else ""
+                store.put_privacy_audit(decision.audit(pages[key].image_sha256, policy, redacted))
     by_doc: dict[str, list[str]] = {}
     for (doc_id, _), decision in decisions.items():
         by_doc.setdefault(doc_id, []).append(decision.action)

@@ -7,8 +7,10 @@ Each (image, task) is in one queue at most, the first that fits:
 3. ``disagreement``: an offline teacher (textlayer, tesseract) and another teacher differ on the page
 4. ``mined``: evaluate's mined failures (``--eval-dir``), hardest first
 5. ``sample``: a seeded random sample of the other valid labels, for spot checks
-6. ``manual``: pages held back by the privacy gate, never sent, or without a usable answer (no text
-   layer, refused, ...): a person labels them, starting from a prefilled form
+6. ``manual``: pages held back by the privacy gate (``block``, or ``unverified``: a scan OCR could not
+   read), whose placeholders did not come back (``redaction_mismatch``), never sent, or without a usable
+   answer (no text layer, refused, ...): a person labels them, starting from a prefilled form. The why
+   names the gate's decision from the store's privacy audit (kinds only, never values).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ QUEUE_TITLES = {"invalid": "failed validation / salvaged", "foreign_script": "fo
                 "sample": "random spot check", "manual": "manual labelling (never sent)"}
 FAILED_VALIDATION = ("invalid", "malformed_json")
 HELD_BACK = "sensitive_blocked"
+REDACTION_MISMATCH = "redaction_mismatch"
 TRANSIENT = tuple(outcome.value for outcome in TRANSIENT_OUTCOMES)
 DISAGREE_BELOW = 80.0          # rapidfuzz ratio (0-100) of the two labels' texts (``label_text``)
 
@@ -54,17 +57,38 @@ class ImageLabels:
         return (ok or self.labels or [None])[-1]
 
 
+def privacy_why(audit: dict | None) -> str:
+    """The privacy gate's decision for a page in words (kinds and classes, never values).
+
+    >>> privacy_why({"action": "block", "findings": [{"kind": "unverified", "class": "unverified", "action": "block"},
+    ...              {"kind": "email", "class": "personal", "action": "redact"}]})
+    'block: unverified'
+    """
+    if not audit:
+        return ""
+    held = sorted({f["kind"] if f["kind"] == f["class"] else f"{f['kind']} ({f['class']})"
+                   for f in audit["findings"] if f["action"] == audit["action"]})
+    return f"{audit['action']}: {', '.join(held) or audit['detail'][:80]}"
+
+
 def queue_of(entry: ImageLabels, is_offline: Callable[[str], bool], mined: dict[str, int],
-             task: str) -> tuple[str, str, float] | None:
+             task: str, audit: dict | None = None) -> tuple[str, str, float] | None:
     """(queue, why, rank within the queue: lowest first) for one image's labels under a task, or None (a
-    candidate for the sample). Disagreements rank least alike first, mined failures hardest first."""
+    candidate for the sample). Disagreements rank least alike first, mined failures hardest first;
+    ``audit`` is the privacy gate's row for the page (``RunStore.iter_privacy_audit``), if any."""
     label = entry.chosen()
+    held = privacy_why(audit)
     if label is None:
+        if audit and audit["action"] == "block":
+            return "manual", f"held back by the privacy gate ({held}), never sent", 0
         return "manual", "never sent to a teacher", 0
     if label.outcome in FAILED_VALIDATION:
         return "invalid", f"{label.outcome}: {label.detail[:120]}", 0
     if label.outcome == HELD_BACK:
-        return "manual", f"held back by the privacy gate ({label.detail})", 0
+        return "manual", f"held back by the privacy gate ({held or label.detail})", 0
+    if label.outcome == REDACTION_MISMATCH:    # the label has placeholders where the page has values
+        return "manual", (f"redacted, placeholders did not come back ({label.detail[:80]}); label it here, or build "
+                          "with --train-redacted-mismatches"), 0
     if label.outcome in TRANSIENT:
         return None                      # a rerun of distill sends these again: nothing to review yet
     if label.outcome != "ok":
@@ -121,6 +145,7 @@ def build_queues(store: RunStore, is_offline: Callable[[str], bool], mined: list
         sha_of[(row["doc_id"], row["page_index"])] = row["image_sha256"]
         pages_of[row["image_sha256"]].append((row["doc_id"], row["page_index"], row["image_path"]))
     tasks = sorted({row["name"] for row in store.tasks().values()})
+    audits = {(r["doc_id"], r["page_index"]): r for r in store.iter_privacy_audit()}
     for label in store.iter_labels():
         sha = sha_of.get((label.doc_id, label.page_index))
         if sha is not None:
@@ -135,9 +160,9 @@ def build_queues(store: RunStore, is_offline: Callable[[str], bool], mined: list
     spare = []
     for (sha, task), entry in sorted(entries.items(), key=lambda kv: (kv[1].pages[:1], kv[0][1])):
         entry.labels.sort(key=lambda label: label.created_at)
-        place = queue_of(entry, is_offline, mined_rank, task)
         label = entry.chosen()
         doc_id, page_index = (label.doc_id, label.page_index) if label else entry.pages[0][:2]
+        place = queue_of(entry, is_offline, mined_rank, task, audits.get((doc_id, page_index)))
         row = (doc_id, page_index, task, sha)
         if place is None:
             if label is not None and label.outcome == "ok":

@@ -12,6 +12,6 @@ their tables' methods; ``schema`` is the DDL and ``opening`` the connection and 
 
 from pipeline.errors import StoreError
 from pipeline.store.core import RunStore
-from pipeline.store.schema import BATCH_TABLES, REVIEW_TABLES, SCHEMA_VERSION, STORE_FILENAME
+from pipeline.store.schema import BATCH_TABLES, REDACTED_DIR, REVIEW_TABLES, SCHEMA_VERSION, STORE_FILENAME
 
-__all__ = ["RunStore", "STORE_FILENAME", "SCHEMA_VERSION", "BATCH_TABLES", "REVIEW_TABLES", "StoreError"]
+__all__ = ["RunStore", "STORE_FILENAME", "REDACTED_DIR", "SCHEMA_VERSION", "BATCH_TABLES", "REVIEW_TABLES", "StoreError"]

@@ -17,9 +17,12 @@ _LABEL_WINS = ("(s.outcome = 'ok') > (m.outcome = 'ok') OR ((s.outcome = 'ok') =
                "(s.created_at > m.created_at OR (s.created_at = m.created_at AND s.raw_text > m.raw_text)))")
 _DOCUMENT_WINS = ("(s.status = 'ok') > (m.status = 'ok') OR ((s.status = 'ok') = (m.status = 'ok') AND "
                   "(s.updated_at > m.updated_at OR (s.updated_at = m.updated_at AND s.path < m.path)))")
-# table -> (key column, when the source's row wins); no rule: rows are facts that never conflict
+# The privacy gate's audit of a page: the newest decision wins (a later run under another policy).
+_PRIVACY_WINS = "s.updated_at > m.updated_at OR (s.updated_at = m.updated_at AND s.image_sha256 > m.image_sha256)"
+# table -> (key columns, when the source's row wins); no rule: rows are facts that never conflict
 # (a path, a task definition, a batch job), copied unless already there.
-_RULES = {"documents": ("doc_id", _DOCUMENT_WINS), "labels": ("request_key", _LABEL_WINS)}
+_RULES = {"documents": (("doc_id",), _DOCUMENT_WINS), "labels": (("request_key",), _LABEL_WINS),
+          "privacy_pages": (("doc_id", "page_index"), _PRIVACY_WINS)}
 
 
 class MergeTables:
@@ -52,10 +55,11 @@ class MergeTables:
         if table not in _RULES:
             sql = f"INSERT OR IGNORE INTO main.{table} ({cols}) SELECT {cols} FROM src.{table}"
         else:
-            key, wins = _RULES[table]
+            keys, wins = _RULES[table]
             picked = ", ".join(f"s.{c}" for c in cols.split(", "))
+            on = " AND ".join(f"m.{k} = s.{k}" for k in keys)
             sql = (f"INSERT OR REPLACE INTO main.{table} ({cols}) SELECT {picked} FROM src.{table} s "
-                   f"LEFT JOIN main.{table} m ON m.{key} = s.{key} WHERE m.{key} IS NULL OR {wins}")
+                   f"LEFT JOIN main.{table} m ON {on} WHERE m.{keys[0]} IS NULL OR {wins}")
         before = self.conn.total_changes
         self.conn.execute(sql)
         return self.conn.total_changes - before

@@ -170,6 +170,7 @@ CREATE TABLE IF NOT EXISTS review_progress (
 """
 
 # The privacy gate's audit trail: one row per page it decided, by kind, class and action; never a value.
+REDACTED_DIR = "redacted"      # in the run folder: the masked images sent for redacted pages, by content
 PRIVACY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS privacy_pages (
     doc_id TEXT NOT NULL,
@@ -183,6 +184,7 @@ CREATE TABLE IF NOT EXISTS privacy_pages (
     masked_boxes TEXT NOT NULL DEFAULT '[]',  -- hashes of (image, box) of every masked box
     detail TEXT NOT NULL DEFAULT '',
     updated_at REAL NOT NULL,
+    redacted_image TEXT NOT NULL DEFAULT '',  -- the masked image sent (redacted/ab/<sha256>.png), if redacted
     PRIMARY KEY (doc_id, page_index)
 );
 """

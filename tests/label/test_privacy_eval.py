@@ -19,15 +19,23 @@ def bench(tmp_path_factory):
         pytest.skip("Tesseract is not installed: the scans cannot be read back")
     if not (CORPUS / "receipts" / "box").is_dir():
         pytest.skip(f"the corpus' receipts are not at {CORPUS / 'receipts'}")
-    return run(scans=4, tmp=tmp_path_factory.mktemp("privacy"), corpus=CORPUS)
+    return run(scans=12, tmp=tmp_path_factory.mktemp("privacy"), corpus=CORPUS)
 
 
 def test_recall_on_planted_identifiers_text_and_scans(bench):
+    """Text layer: every identifier found, Arabic-Indic digits included. Scans: every identifier in ASCII
+    digits found; Tesseract's ara model cannot read the Arabic-Indic national IDs, and those pages are held
+    back as unverified: no planted identifier is left on a page that is sent unmasked."""
     for where in ("text", "scans"):
         rows = {k: v for k, v in bench[where].items() if k in IDENTIFIERS}
         planted = sum(r["planted"] for r in rows.values())
-        found = sum(r["found"] for r in rows.values())
-        assert planted >= (15 if where == "text" else 5) and found / planted >= 0.98, (where, rows)
+        read = sum(r["found"] for k, r in rows.items() if where == "text" or k != "national_id_eg")
+        readable = sum(r["planted"] for k, r in rows.items() if where == "text" or k != "national_id_eg")
+        assert planted == 18 and read / readable >= 0.98, (where, rows)
+        assert sum(r["kept_back"] for r in rows.values()) == planted, (where, rows)
+    arabic = [d for d in bench["decisions"] if d["set"] == "planted-scan" and d["doc"] in
+              ("planted_03 (scan)", "planted_07 (scan)", "planted_11 (scan)")]
+    assert [d["decision"] for d in arabic] == ["block (unverified)"] * 3
 
 
 def test_personal_contact_recall_and_default_decisions(bench):

@@ -102,22 +102,26 @@ def planted_pages(n: int = 12, seed: int = 17) -> list[TestPage]:
 
 
 def write_pdf(page: TestPage, path: Path) -> Path:
-    """One A4 page with the lines in 13 pt DejaVu Sans (Arabic lines right-aligned)."""
+    """One A4 page with the lines in 13 pt DejaVu Sans, which has the Arabic letters and the Arabic-Indic
+    digits: an Arabic line is set whole by MuPDF's HTML layout (HarfBuzz shaping, bidi), right-aligned, its
+    digit runs left to right as printed forms show them. (Drawn with ``insert_text`` instead, an Arabic
+    line comes out unshaped and in logical order, i.e. mirrored on the page.)"""
     doc = pymupdf.open()
     pdf_page = doc.new_page(width=595, height=842)
     for i, line in enumerate(page.lines):
         y = 80 + 34 * i
-        if any("\u0621" <= ch <= "\u064a" for ch in line):    # Arabic: label shaped right-to-left, number apart
-            label, _, number = line.partition(": ")
-            pdf_page.insert_htmlbox(pymupdf.Rect(300, y - 14, 535, y + 12), _rtl_html(label + (":" if number else "")))
-            if number:
-                pdf_page.insert_text((100, y), number, fontsize=14, fontname="dejavu", fontfile=FONT)
+        if any("\u0621" <= ch <= "\u064a" for ch in line):
+            pdf_page.insert_htmlbox(pymupdf.Rect(60, y - 14, 535, y + 14), f'<p dir="rtl">{line}</p>',
+                                    css=_CSS, archive=pymupdf.Archive(str(Path(FONT).parent)))
         else:
             pdf_page.insert_text((60, y), line, fontsize=13, fontname="dejavu", fontfile=FONT)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(path)
     doc.close()
     return path
+
+
+_CSS = f"@font-face {{font-family: dv; src: url({Path(FONT).name});}} p {{font-family: dv; font-size: 14pt}}"
 
 
 def scan_copy(pdf: Path, out: Path, dpi: int = 200, seed: int = 3) -> Path:
@@ -139,13 +143,6 @@ def scan_copy(pdf: Path, out: Path, dpi: int = 200, seed: int = 3) -> Path:
     return out
 
 
-def _rtl_html(line: str) -> str:
-    """An Arabic line for insert_htmlbox, its digit runs kept left-to-right (as printed forms set them)."""
-    import re
-
-    return f'<p dir="rtl" style="font-size:14pt; font-family: sans-serif">{line}</p>'
-
-
 def _norm(value: str) -> str:
     import re
 
@@ -160,16 +157,19 @@ def _same(planted: str, found: str, loose: bool) -> bool:
     return loose and common >= 6       # OCR misread a digit further on: the same number, read badly
 
 
-def score(results: list[tuple[list[Planted], list[tuple[str, str, str]]]], loose: bool = False) -> dict:
-    """Per kind precision and recall over (planted, found) pairs; ``found`` is (kind, class, value) per finding.
+def score(results: list[tuple], loose: bool = False, action=None) -> dict:
+    """Per kind precision and recall over (planted, found[, page action]) triples; ``found`` is (kind, class,
+    value) per finding; ``action(kind, class)`` the policy's.
 
     A planted item is found when a finding of its kind holds its value (digits of either script, spacing
-    ignored); a finding that holds no planted value is a false positive.
+    ignored); a finding that holds no planted value is a false positive. ``kept_back`` counts the planted
+    items the teacher does not get to see: found with an action other than allow, or on a page not sent
+    (blocked, unverified).
     """
     from collections import Counter
 
-    tp, fn, fp, cls_ok = Counter(), Counter(), Counter(), Counter()
-    for planted, found in results:
+    tp, fn, fp, cls_ok, kept = Counter(), Counter(), Counter(), Counter(), Counter()
+    for planted, found, *page_action in results:
         used = set()
         for item in planted:
             hit = next((i for i, (k, c, v) in enumerate(found) if k == item.kind and i not in used
@@ -181,6 +181,8 @@ def score(results: list[tuple[list[Planted], list[tuple[str, str, str]]]], loose
                 used.add(hit)
                 tp[item.kind] += 1
                 cls_ok[item.kind] += found[hit][1] == item.cls
+            masked = hit is not None and action is not None and action(item.kind, found[hit][1]) != "allow"
+            kept[item.kind] += masked or page_action[:1] == ["block"]
         for i, (k, _, _) in enumerate(found):
             if i not in used:
                 fp[k] += 1
@@ -188,7 +190,7 @@ def score(results: list[tuple[list[Planted], list[tuple[str, str, str]]]], loose
     return {k: {"planted": tp[k] + fn[k], "found": tp[k], "false_pos": fp[k],
                 "recall": round(tp[k] / (tp[k] + fn[k]), 3) if tp[k] + fn[k] else None,
                 "precision": round(tp[k] / (tp[k] + fp[k]), 3) if tp[k] + fp[k] else None,
-                "class_right": cls_ok[k]} for k in kinds}
+                "class_right": cls_ok[k], "kept_back": kept[k]} for k in kinds}
 
 
 def findings_of(decision, words) -> list[tuple[str, str, str]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pymupdf
 
 from pipeline import build_dataset, evaluate
-from pipeline.label.sources import PageSources
 from pipeline.label.privacy import load_policy
+from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, label_pages
 from pipeline.render.config import RenderConfig, RenderRunConfig
 from pipeline.render.stage import render_folder

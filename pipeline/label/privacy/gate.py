@@ -41,15 +41,15 @@ class PageDecision:
     def kinds(self, action: str | None = None) -> list[str]:
         return sorted({k for k, _, a in self.findings if action is None or a == action})
 
-    def audit(self, image_sha256: str, policy: Policy) -> dict:
-        """The audit row: kinds, classes, actions, counts, box hashes; never a value."""
+    def audit(self, image_sha256: str, policy: Policy, redacted_image: str = "") -> dict:
+        """The audit row: kinds, classes, actions, counts, box hashes, the sent masked image's path; never a value."""
         counts = Counter(self.findings)
         return {"doc_id": self.doc_id, "page_index": self.page_index, "image_sha256": image_sha256,
                 "policy": policy.digest, "source": self.source, "action": self.action,
                 "findings": [{"kind": k, "class": c, "action": a, "spans": n} for (k, c, a), n in sorted(counts.items())],
                 "span_count": len(self.findings), "masked_boxes": sorted(h for m in self.masks
                                                                          for h in m.box_hashes(image_sha256)),
-                "detail": self.reason}
+                "detail": self.reason, "redacted_image": redacted_image}
 
 
 def is_blank(image: bytes) -> bool:
@@ -91,10 +91,13 @@ def unverified(doc_id: str, page_index: int, policy: Policy, source: str, why: s
 def ocr_too_little(words: PageWords) -> str:
     """Why OCR's reading cannot rule anything out ("" when it can)."""
     n = len(words.words)
+    allow = "check it and allow it with a --privacy-policy whose actions say 'unverified: allow', or leave it out"
     if n < MIN_OCR_WORDS or (words.mean_conf is not None and words.mean_conf < MIN_OCR_CONF):
         conf = "n/a" if words.mean_conf is None else f"{words.mean_conf:.2f}"
-        return (f"unverified: OCR read too little of this scan ({n} words, confidence {conf}); check it and allow "
-                "it with a --privacy-policy whose actions say 'unverified: allow', or leave it out")
+        return f"unverified: OCR read too little of this scan ({n} words, confidence {conf}); {allow}"
+    if words.unreadable:
+        return (f"unverified: OCR could not read {words.unreadable} word(s) that may be numbers (Arabic-Indic digits "
+                f"are read badly by Tesseract's ara model), so an ID or phone number cannot be ruled out; {allow}")
     return ""
 
 
@@ -109,16 +112,17 @@ def name_findings(names: list[str], policy: Policy) -> list[tuple[str, str, str]
 
 
 def redacted_input(decision: PageDecision, page_input):
-    """The teacher's input with the masks applied to the image and the anchor text (cached per page)."""
-    if "image" not in decision._masked:
-        decision._masked["image"] = mask_image(page_input.image, decision.masks)
+    """The teacher's input with the masks applied to the image and the anchor text. The masked image is
+    read from the file the gate kept (``_masked["path"]``), else masked again: never held for the run."""
+    path = decision._masked.get("path")
+    image = path.read_bytes() if path is not None else mask_image(page_input.image, decision.masks)
     anchor = page_input.anchor_text
     if anchor:
         anchor = redact_text(anchor, decision.masks)
         if leaks(anchor, decision.masks):       # spaced differently than any rule above foresaw: use the words
             anchor = redact_text(decision.words_text, decision.masks)
             anchor = "" if leaks(anchor, decision.masks) else anchor
-    return dataclasses.replace(page_input, image=decision._masked["image"], anchor_text=anchor or None)
+    return dataclasses.replace(page_input, image=image, anchor_text=anchor or None)
 
 
 def restore_label(decision: PageDecision, label: dict, task_name: str, policy: Policy) -> tuple[dict, list[str]]:

@@ -26,6 +26,7 @@ class PageWords:
     lines: list[Line] = field(default_factory=list)
     words: list[tuple[int, int, Box]] = field(default_factory=list)   # (start, end, box)
     mean_conf: float | None = None         # OCR only: mean word confidence 0..1
+    unreadable: int = 0                    # OCR only: words it could not read that may hide a number
 
     def boxes(self, start: int, end: int) -> list[Box]:
         """The boxes of the words a span touches, merged per line (one rectangle a line)."""
@@ -77,11 +78,42 @@ def text_layer_words(pdf_page, width: int, height: int) -> PageWords:
 
     matrix = pdf_page.rotation_matrix * pymupdf.Matrix(width / pdf_page.rect.width, height / pdf_page.rect.height)
     lines: dict[tuple[int, int], list[tuple[str, Box]]] = {}
+    raw = None
     for x0, y0, x1, y1, word, block, line, _ in pdf_page.get_text("words"):
+        if any(ch in _EASTERN_DIGITS for ch in word):
+            raw = raw or pdf_page.get_text("rawdict")
+            word = _left_to_right(word, pymupdf.Rect(x0, y0, x1, y1), raw)
         r = pymupdf.Rect(x0, y0, x1, y1) * matrix
         lines.setdefault((block, line), []).append((word, (int(r.x0), int(r.y0), int(r.x1 + 0.999),
                                                           int(r.y1 + 0.999))))
     return join_words("text", lines.values(), width, height)
+
+
+_EASTERN_DIGITS = frozenset("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹")
+
+
+def _left_to_right(word: str, rect, raw: dict) -> str:
+    """A word with Arabic-Indic digits as it reads on the page: its glyphs left to right. MuPDF hands
+    such a run of a right-to-left line back reversed ("٥١١" for a printed "١١٥")."""
+    chars = [(c["bbox"][0], c["c"]) for b in raw["blocks"] for ln in b.get("lines", ()) for sp in ln["spans"]
+             for c in sp["chars"] if c["c"] in _EASTERN_DIGITS and rect.contains(
+                 ((c["bbox"][0] + c["bbox"][2]) / 2, (c["bbox"][1] + c["bbox"][3]) / 2))]
+    digits = iter(ch for _, ch in sorted(chars))
+    if len(chars) != sum(ch in _EASTERN_DIGITS for ch in word):
+        return word
+    return "".join(next(digits) if ch in _EASTERN_DIGITS else ch for ch in word)
+
+
+# An OCR word under this confidence, of this many characters, on a line in Arabic script (or holding digits):
+# Tesseract's ara model reads Arabic-Indic digit runs as such garbage ("YAPIPIEAAVA:", "١٠ع\"0117"), so
+# nobody can rule out a national ID or phone number there.
+UNREADABLE_CONF = 60
+UNREADABLE_LEN = 4
+
+
+def _unreadable(words: list, arabic_line: bool) -> int:
+    return sum(1 for w in words if w.conf < UNREADABLE_CONF and len(w.text) >= UNREADABLE_LEN and (
+        arabic_line or sum(ch.isdigit() for ch in w.text) >= 3))
 
 
 def ocr_page_words(image: bytes, width: int, height: int, langs: str) -> PageWords:
@@ -89,11 +121,14 @@ def ocr_page_words(image: bytes, width: int, height: int, langs: str) -> PageWor
     from pipeline.teachers import ocr_words
 
     page = ocr_words(image, (width, height), langs)
-    lines: dict[tuple[int, int, int], list[tuple[str, Box]]] = {}
+    lines: dict[tuple[int, int, int], list] = {}
     for w in page.words:
-        lines.setdefault((w.block, w.par, w.line), []).append(
-            (_digit_fix(w.text), (w.left, w.top, w.left + w.width, w.top + w.height)))
-    return join_words("ocr", lines.values(), width, height, page.mean_conf)
+        lines.setdefault((w.block, w.par, w.line), []).append(w)
+    out = join_words("ocr", [[(_digit_fix(w.text), (w.left, w.top, w.left + w.width, w.top + w.height))
+                              for w in line] for line in lines.values()], width, height, page.mean_conf)
+    out.unreadable = sum(_unreadable(line, any("\u0600" <= ch <= "\u06ff" and not ch.isdigit()
+                                               for w in line for ch in w.text)) for line in lines.values())
+    return out
 
 
 _LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1", "S": "5", "B": "8"})
