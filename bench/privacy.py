@@ -3,7 +3,8 @@ the default policy's decision per document (planted pages, real corpus receipts,
 
     PYTHONPATH=$PWD python bench/privacy.py [--scans N] [--json]
 
-kept_back: planted items the teacher does not see (masked, or on a page not sent).
+kept_back: planted items the teacher does not see (masked, or on a page not sent). The last line: OCR
+seconds per scanned page, and the share of them spent reading unreadable words again as digit runs.
 
 Deterministic (seeded pages, fixed receipt list); scans need Tesseract (ara+eng). Prints a table.
 """
@@ -14,6 +15,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,6 +36,7 @@ def run(scans: int = 12, tmp: Path | None = None, corpus: Path = CORPUS) -> dict
     tmp = Path(tmp or tempfile.mkdtemp(prefix="privacy_bench_"))
     pages = ps.planted_pages()
     text_results, scan_results, decisions = [], [], []
+    ocr_s, reread_s, reread_tries = [], [], []       # per scanned page: whole OCR, the digit re-reads in it
     for page in pages:
         pdf = ps.write_pdf(page, tmp / f"{page.name}.pdf")
         with pymupdf.open(pdf) as doc:
@@ -46,7 +49,11 @@ def run(scans: int = 12, tmp: Path | None = None, corpus: Path = CORPUS) -> dict
         from PIL import Image
         with Image.open(png) as img:
             size = img.size
+        t0 = time.perf_counter()
         words = ocr_page_words(png.read_bytes(), *size, "ara+eng")
+        ocr_s.append(time.perf_counter() - t0)
+        reread_s.append(words.reread_s)
+        reread_tries.append(words.reread_tries)
         why = ocr_too_little(words)        # as the label stage: a scan OCR cannot vouch for is unverified
         decision = (unverified(page.name, 0, policy, "ocr", why) if why else
                     decide_words(page.name + ".png", 0, words, policy, True))
@@ -69,7 +76,11 @@ def run(scans: int = 12, tmp: Path | None = None, corpus: Path = CORPUS) -> dict
             "scans": ps.score(scan_results, loose=True, action=policy.action), "decisions": decisions,
             "vendor_sent": sum(d["decision"] != "block" for d in vendor), "vendor_total": len(vendor),
             "planted_right": sum(d["decision"].split()[0] == d["intended"] for d in decisions if d["set"] != "vendor"),
-            "planted_total": sum(d["set"] != "vendor" for d in decisions)}
+            "planted_total": sum(d["set"] != "vendor" for d in decisions),
+            "scan_ocr_s_per_page": round(sum(ocr_s) / len(ocr_s), 3) if ocr_s else None,
+            "reread_s_per_page": round(sum(reread_s) / len(reread_s), 3) if reread_s else None,
+            "reread_s_max": round(max(reread_s), 3) if reread_s else None,
+            "reread_boxes": sum(reread_tries)}
 
 
 def main() -> None:
@@ -90,6 +101,9 @@ def main() -> None:
         print(f"  {d['doc']:<32} intended {d['intended']:<7} decision {d['decision']}")
     print(f"vendor documents sent: {out['vendor_sent']} of {out['vendor_total']}; planted pages decided as intended: "
           f"{out['planted_right']} of {out['planted_total']}")
+    if out["scan_ocr_s_per_page"] is not None:
+        print(f"scans: OCR {out['scan_ocr_s_per_page']} s/page, of which digit re-reads {out['reread_s_per_page']} "
+              f"s/page (max {out['reread_s_max']} s; {out['reread_boxes']} boxes re-read in all)")
 
 
 if __name__ == "__main__":

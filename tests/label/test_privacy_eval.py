@@ -23,23 +23,25 @@ def bench(tmp_path_factory):
 
 
 def test_recall_on_planted_identifiers_text_and_scans(bench):
-    """Text layer: every identifier found, Arabic-Indic digits included. Scans: every identifier in ASCII
-    digits found; Tesseract's ara model cannot read the Arabic-Indic national IDs, and those pages are held
-    back as unverified: no planted identifier is left on a page that is sent unmasked."""
+    """Text layer and scans alike: every planted identifier found, Arabic-Indic national IDs included (on
+    scans read by the gate's digit reader, pipeline/label/privacy/digits.py, where Tesseract's ara model
+    reads junk), and none left on a page that is sent unmasked."""
     for where in ("text", "scans"):
         rows = {k: v for k, v in bench[where].items() if k in IDENTIFIERS}
         planted = sum(r["planted"] for r in rows.values())
-        read = sum(r["found"] for k, r in rows.items() if where == "text" or k != "national_id_eg")
-        readable = sum(r["planted"] for k, r in rows.items() if where == "text" or k != "national_id_eg")
-        assert planted == 18 and read / readable >= 0.98, (where, rows)
+        found = sum(r["found"] for r in rows.values())
+        assert planted == 18 and found / planted >= 0.98, (where, rows)
+        assert rows["national_id_eg"]["found"] == 3, (where, rows)
         assert sum(r["kept_back"] for r in rows.values()) == planted, (where, rows)
     arabic = [d for d in bench["decisions"] if d["set"] == "planted-scan" and d["doc"] in
               ("planted_03 (scan)", "planted_07 (scan)", "planted_11 (scan)")]
-    assert [d["decision"] for d in arabic] == ["block (unverified)"] * 3
+    assert len(arabic) == 3 and all(d["decision"].split()[0] == "block" for d in arabic), arabic
+    assert bench["reread_boxes"] <= 12 * 24                   # bounded: MAX_REREADS a page
 
 
 def test_personal_contact_recall_and_default_decisions(bench):
     for kind in ("email", "phone"):
         assert bench["text"][kind]["recall"] >= 0.98
+    assert bench["scans"]["phone"]["recall"] >= 0.98       # Arabic-Indic mobiles included (read again)
     assert bench["planted_right"] >= bench["planted_total"] - 1
     assert bench["vendor_total"] >= 10 and bench["vendor_sent"] >= 9

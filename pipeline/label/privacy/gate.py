@@ -95,10 +95,22 @@ def ocr_too_little(words: PageWords) -> str:
     if n < MIN_OCR_WORDS or (words.mean_conf is not None and words.mean_conf < MIN_OCR_CONF):
         conf = "n/a" if words.mean_conf is None else f"{words.mean_conf:.2f}"
         return f"unverified: OCR read too little of this scan ({n} words, confidence {conf}); {allow}"
-    if words.unreadable:
-        return (f"unverified: OCR could not read {words.unreadable} word(s) that may be numbers (Arabic-Indic digits "
+    unreadable = words.unreadable + len(unclaimed_rereads(words))
+    if unreadable:
+        return (f"unverified: OCR could not read {unreadable} word(s) that may be numbers (Arabic-Indic digits "
                 f"are read badly by Tesseract's ara model), so an ID or phone number cannot be ruled out; {allow}")
     return ""
+
+
+REREAD_UNCLAIMED_DIGITS = 8
+
+
+def unclaimed_rereads(words: PageWords) -> list[tuple[int, int]]:
+    """Digit runs the gate read itself (pagewords' re-reads) of 8 digits or more that no detector claims:
+    one misread digit turns an ID into "some number", so such a run still counts as unread."""
+    spans = find_spans(words.text, lenient=True)
+    return [(a, b) for a, b in words.reread if sum(ch.isdigit() for ch in words.text[a:b]) >= REREAD_UNCLAIMED_DIGITS
+            and not any(s.start < b and a < s.end for s in spans)]
 
 
 def name_findings(names: list[str], policy: Policy) -> list[tuple[str, str, str]]:

@@ -27,6 +27,9 @@ class PageWords:
     words: list[tuple[int, int, Box]] = field(default_factory=list)   # (start, end, box)
     mean_conf: float | None = None         # OCR only: mean word confidence 0..1
     unreadable: int = 0                    # OCR only: words it could not read that may hide a number
+    reread: list[tuple[int, int]] = field(default_factory=list)   # OCR only: spans read by digits.read_digit_run
+    reread_tries: int = 0                  # OCR only: boxes tried, and the seconds it took
+    reread_s: float = 0.0
 
     def boxes(self, start: int, end: int) -> list[Box]:
         """The boxes of the words a span touches, merged per line (one rectangle a line)."""
@@ -117,18 +120,83 @@ def _unreadable(words: list, arabic_line: bool) -> int:
 
 
 def ocr_page_words(image: bytes, width: int, height: int, langs: str) -> PageWords:
-    """Tesseract's words on the rendered image (raises TeacherConfigError when OCR is not installed)."""
+    """Tesseract's words on the rendered image (raises TeacherConfigError when OCR is not installed); the
+    words it could not read on a line are read again as an Arabic-Indic digit run (``_reread``)."""
+    import time
+
     from pipeline.teachers import ocr_words
 
     page = ocr_words(image, (width, height), langs)
     lines: dict[tuple[int, int, int], list] = {}
     for w in page.words:
         lines.setdefault((w.block, w.par, w.line), []).append(w)
+    started, tries, reread_words = time.perf_counter(), [0], set()
+    gray = _gray(image)
+    for key, line in lines.items():
+        lines[key] = _reread(gray, line, _arabic(line), tries, reread_words)
     out = join_words("ocr", [[(_digit_fix(w.text), (w.left, w.top, w.left + w.width, w.top + w.height))
                               for w in line] for line in lines.values()], width, height, page.mean_conf)
-    out.unreadable = sum(_unreadable(line, any("\u0600" <= ch <= "\u06ff" and not ch.isdigit()
-                                               for w in line for ch in w.text)) for line in lines.values())
+    flat = [w for line in lines.values() for w in line]
+    out.reread = [(start, end) for (start, end, _), w in zip(out.words, flat) if id(w) in reread_words]
+    out.reread_tries, out.reread_s = tries[0], round(time.perf_counter() - started, 3)
+    # A re-read word is judged by gate.unclaimed_rereads instead (its confidence is the reader's own).
+    out.unreadable = sum(_unreadable([w for w in line if id(w) not in reread_words], _arabic(line))
+                         for line in lines.values())
     return out
+
+
+def _arabic(line: list) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" and not ch.isdigit() for w in line for ch in w.text)
+
+
+# At most this many boxes a page are read again (each costs ~5 ms); the rest stay unreadable.
+MAX_REREADS = 24
+REREAD_SCALE = 2                           # crops enlarged 2x before binarising (measured on the scans)
+
+
+def _reread(gray, line: list, arabic_line: bool, tries: list, reread_words: set) -> list:
+    """The line's words, each run of neighbouring unreadable ones (``_unreadable``) replaced by one word
+    when its box reads as Arabic-Indic digits with a better confidence than OCR's."""
+    import dataclasses
+
+    import cv2
+
+    from pipeline.label.privacy.digits import read_digit_run
+
+    suspicious = sorted((w for w in line if _unreadable([w], arabic_line)), key=lambda w: w.left)
+    groups: list[list] = []
+    for w in suspicious:               # Tesseract splits one run in two, or orders it after the label
+        if groups and w.left - (groups[-1][-1].left + groups[-1][-1].width) < w.height:
+            groups[-1].append(w)
+        else:
+            groups.append([w])
+    out = list(line)
+    for group in groups + [[w] for group in groups if len(group) > 1 for w in group]:
+        if gray is None or tries[0] >= MAX_REREADS:
+            break
+        if any(w not in out for w in group):       # already replaced with its neighbours
+            continue
+        tries[0] += 1
+        x0, y0 = min(w.left for w in group), min(w.top for w in group)
+        x1, y1 = max(w.left + w.width for w in group), max(w.top + w.height for w in group)
+        pad = int(0.3 * (y1 - y0)) + 4
+        crop = gray[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
+        got = read_digit_run(cv2.resize(crop, None, fx=REREAD_SCALE, fy=REREAD_SCALE,
+                                        interpolation=cv2.INTER_CUBIC)) if crop.size else None
+        if got is None or got[1] <= max(w.conf for w in group):
+            continue
+        word = dataclasses.replace(group[0], text=got[0], conf=got[1], left=x0, top=y0, width=x1 - x0, height=y1 - y0)
+        reread_words.add(id(word))
+        out = [word if w is group[0] else w for w in out if w is group[0] or all(w is not g for g in group)]
+    return out
+
+
+def _gray(image: bytes):
+    """The page image as a grey numpy array (None when it cannot be decoded: nothing is read again)."""
+    import cv2
+    import numpy as np
+
+    return cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
 
 
 _LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1", "S": "5", "B": "8"})
