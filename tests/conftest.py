@@ -9,6 +9,12 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+# make test runs two pytest workers (xdist) on two cores: a torch or OpenMP pool of one thread per
+# core in each worker's processes (LLaMA-Factory's training, predict and api subprocesses inherit
+# this) would put four busy threads on two cores, and OpenMP threads spin while they wait. One thread
+# per process; a user's own setting wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DOCDISTILL_SHARED", REPO_ROOT.parent / "shared"))
 CORPUS = SHARED / "corpus"
@@ -67,3 +73,10 @@ def arabic_corpus() -> Path:
         pytest.skip(f"third-party Arabic scans not found at {folder} (they sit in ../shared beside the repo in CI; "
                     "set DOCDISTILL_SHARED to use another location)")
     return folder
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with a slow (end-to-end) test first, the rest in their order: with the workers of
+    ``make test`` (xdist, whole files per worker) the longest files start at once, not last."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)   # stable: order within a file is kept
