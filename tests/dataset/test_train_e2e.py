@@ -1,6 +1,7 @@
 """The whole loop on CPU, offline: distill -> build_dataset -> a real `llamafactory-cli train` on a tiny
 random Gemma 3 -> the generated export YAML merges the adapter -> the generated predict YAML writes
-generated_predictions.jsonl.
+generated_predictions.jsonl. (Scoring real predictions, mining and retraining on them:
+tests/rounds/test_round_e2e.py.)
 
 The generated YAMLs are used as they are, from inside the dataset folder as the README says (after
 copying it elsewhere, as a user would to a GPU box: every path in them is relative to the folder),
@@ -51,14 +52,14 @@ def test_distill_build_train_predict(tmp_path):
          "--teacher", "textlayer", "--longest-side", "512", "--no-progress"], REPO_ROOT, tmp_path / "distill.log")
     overrides = [a for item in [f"model_name_or_path={model}", *CPU_OVERRIDES] for a in ("--set", item)]
     run([sys.executable, "-m", "pipeline.build_dataset", str(tmp_path / "run"), "--out", str(tmp_path / "ds"),
-         "--val-fraction", "0.3", "--max-image-side", "256", *overrides], REPO_ROOT, tmp_path / "build.log")
+         "--val-fraction", "0.3", "--max-image-side", "256", "--no-validate", *overrides], REPO_ROOT,
+        tmp_path / "build.log")   # LLaMA-Factory's own check of the YAML: tests/dataset/test_build_dataset.py
     ds = Path(shutil.copytree(tmp_path / "ds", tmp_path / "gpu-box" / "ds"))   # the folder, moved
     shutil.rmtree(tmp_path / "ds")
     train_yaml = ds / "docdistill.yaml"
     config = yaml.safe_load(train_yaml.read_text())
     assert config["eval_dataset"] == "docdistill_val" and "val_size" not in config
     assert config["dataset_dir"] == "." and not Path(config["output_dir"]).is_absolute()
-    assert "validated by LLaMA-Factory 0.9.5" in train_yaml.read_text()
 
     cli = [sys.executable, "-m", "llamafactory.cli", "train"]
     run([*cli, train_yaml.name], ds, tmp_path / "train.log")
@@ -81,17 +82,3 @@ def test_distill_build_train_predict(tmp_path):
     lines = [json.loads(x) for x in (predict_dir / "generated_predictions.jsonl").read_text().splitlines()]
     val_records = json.loads((ds / "docdistill_val.json").read_text())
     assert len(lines) == len(val_records) and all({"prompt", "predict", "label"} <= set(x) for x in lines)
-
-    # evaluate: the student's real predictions and the teacher's run, on the same validation pages; mine into ds/
-    evaluate_cmd = [sys.executable, "-m", "pipeline.evaluate",
-                    "--references", str(ds / "docdistill_val.json"), "--predictions",
-                    str(predict_dir / "generated_predictions.jsonl"),
-                    "--system", f"teacher=run:{tmp_path / 'run'}", "--out", str(tmp_path / "eval"),
-                    "--mine", str(ds), "--json"]
-    run(evaluate_cmd, REPO_ROOT, tmp_path / "evaluate.log")
-    result = json.loads((tmp_path / "evaluate.log").read_text().splitlines()[-1])
-    assert result["items"] == len(val_records) and result["lacking"] == {"student": 0, "teacher": 0}
-    assert result["systems"]["teacher"]["metrics"]["anls_star"] >= 0.99    # its own labels are the references
-    assert "fields.png" in (tmp_path / "eval" / "report.html").read_text()
-    info = json.loads((ds / "dataset_info.json").read_text())
-    assert "docdistill_train" in info and info["docdistill_mined_regression"]["num_samples"] >= 1
