@@ -6,6 +6,8 @@
 # The installer is uv (itself pinned with hashes in requirements/uv.txt, installed by pip): it
 # fetches in parallel, so the test set (CUDA torch, ~6 GB installed) takes about half a minute from an
 # empty cache here, where pip took 12.5 minutes. pip reads the same lock files (.ci/base_install.sh).
+# --compile-bytecode as pip does: otherwise the first import of torch, transformers and LLaMA-Factory
+# in every fresh venv compiles them, in each process that gets there first (the tests' included).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -22,7 +24,7 @@ $(VENV)/.installed-%: requirements/%.txt requirements/uv.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	rm -f $(VENV)/.installed-*
 	$(PY) -m pip install --quiet --require-hashes -r requirements/uv.txt
-	$(UV) pip install --quiet --python $(PY) --require-hashes -r $<
+	$(UV) pip install --quiet --python $(PY) --require-hashes --compile-bytecode -r $<
 	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	touch $@
 
