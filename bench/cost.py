@@ -41,11 +41,12 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.label.combined import combined_task  # noqa: E402
 from pipeline.label.cost import Price, load_prices, text_tokens  # noqa: E402
+from pipeline.label.estimate import response_schema_tokens  # noqa: E402
 from pipeline.label.sources import PageSources  # noqa: E402
 from pipeline.label.stage import LabelConfig, label_pages  # noqa: E402
 from pipeline.render.config import RenderConfig, RenderRunConfig  # noqa: E402
 from pipeline.render.stage import render_folder  # noqa: E402
-from pipeline.schemas import schema_text  # noqa: E402
+from pipeline.schemas import json_schema  # noqa: E402
 from pipeline.store import RunStore  # noqa: E402
 from pipeline.tasks import resolve_tasks  # noqa: E402
 from pipeline.teachers import TeacherSettings, make_teacher, teacher_class  # noqa: E402
@@ -90,17 +91,28 @@ def page_outputs(pages, outputs: dict, tasks) -> tuple[list[dict[str, int]], dic
     return per_page, {"mean_output_tokens": means, "labelled_pages": labelled}
 
 
-LAYOUTS = ("today", "cached_quoted", "cached", "one_per_page_quoted", "one_per_page", "floor")
+LAYOUTS = ("today", "cached", "one_per_page", "one_per_page_json_mode", "floor")
 
 
-def layouts(pages, per_page: list[dict], tasks, teacher: str, image_rule, price: Price, discount: float) -> dict:
+def teachers(name: str, model: str) -> dict:
+    """The teacher as distill builds it, by --json-mode (a placeholder key: the bench sends nothing)."""
+    for var in teacher_class(name).api_key_env:
+        os.environ.pop(var, None)
+    os.environ[teacher_class(name).api_key_env[0]] = "bench-sends-nothing"
+    return {mode: make_teacher(name, TeacherSettings(model=model, json_mode=mode)) for mode in ("schema", "object")}
+
+
+def layouts(pages, per_page: list[dict], tasks, teacher: dict, image_rule, price: Price, discount: float) -> dict:
     """USD for the whole corpus under each layout (and the token totals behind them)."""
-    cls = teacher_class(teacher)
     both = combined_task(tuple(tasks))
     every = [*tasks, both]
-    quoted = {t.name: text_tokens(t.teacher_prompt(None)) for t in every}
-    enforced = {t.name: text_tokens(t.teacher_prompt(None, quote_schema=False)) for t in every}
-    schema = {t.name: text_tokens(schema_text(t.model)) for t in every}   # the request's response schema
+    enforced, loose = teacher["schema"], teacher["object"]
+    # Before issue 19: the schema with its titles quoted in the prompt and sent as the response schema too.
+    titled = {t.name: text_tokens(json.dumps(json_schema(t.model), separators=(",", ":"))) for t in tasks}
+    legacy = {t.name: text_tokens(t.teacher_template.replace("{schema}", json.dumps(
+        json_schema(t.model), ensure_ascii=False, separators=(",", ":")))) for t in tasks}
+    prompts = {mode: {t.name: text_tokens(who.prompt_for(t)) for t in every} for mode, who in teacher.items()}
+    schema = {mode: {t.name: response_schema_tokens(who, t) for t in every} for mode, who in teacher.items()}
     # One request per page answers {"content": ..., "metadata": ...}: the wrapper's few tokens on top.
     wrapper = text_tokens(json.dumps({t.name: None for t in tasks})) - len(tasks)
     usd = {name: 0.0 for name in LAYOUTS}
@@ -112,22 +124,24 @@ def layouts(pages, per_page: list[dict], tasks, teacher: str, image_rule, price:
         tokens[layout]["out"] += tokens_out
         tokens[layout]["cached"] += cached
 
-    def ask(layout: str, task, prompts: dict, image: int, out: int, later: bool) -> None:
-        prefix = prompts[task.name] + (schema[task.name] if cls.caches_schema else 0)
-        add(layout, image + prompts[task.name] + schema[task.name], out,
-            cls.cached_prefix_tokens(prefix) if later else 0)
+    def ask(layout: str, mode: str, task, image: int, out: int, later: bool) -> None:
+        who = teacher[mode]
+        prefix = prompts[mode][task.name] + (schema[mode][task.name] if who.caches_schema else 0)
+        add(layout, image + prompts[mode][task.name] + schema[mode][task.name], out,
+            who.cached_prefix_tokens(prefix) if later else 0)
 
     for i, (page, outs) in enumerate(zip(pages, per_page)):
         image = image_rule(page.width, page.height)
         for task in tasks:
-            add("today", image + quoted[task.name] + schema[task.name], outs[task.name])
-            ask("cached_quoted", task, quoted, image, outs[task.name], i > 0)
-            ask("cached", task, enforced, image, outs[task.name], i > 0)
-        ask("one_per_page_quoted", both, quoted, image, sum(outs.values()) + wrapper, i > 0)
-        ask("one_per_page", both, enforced, image, sum(outs.values()) + wrapper, i > 0)
+            add("today", image + legacy[task.name] + titled[task.name], outs[task.name])
+            ask("cached", "schema", task, image, outs[task.name], i > 0)
+        ask("one_per_page", "schema", both, image, sum(outs.values()) + wrapper, i > 0)
+        ask("one_per_page_json_mode", "object", both, image, sum(outs.values()) + wrapper, i > 0)
         add("floor", image, sum(outs.values()))
-    return {"usd": usd, "tokens": tokens, "static_prompt_tokens": {"quoted": quoted, "not_quoted": enforced},
-            "response_schema_tokens": schema}
+    return {"usd": usd, "tokens": tokens,
+            "static_prompt_tokens": {"json_mode_schema": prompts["schema"], "json_mode_object": prompts["object"]},
+            "response_schema_tokens": {"json_mode_schema": schema["schema"], "before": titled},
+            "quotes_schema": enforced.quotes_schema, "loose_quotes_schema": loose.quotes_schema}
 
 
 def main() -> int:
@@ -146,8 +160,9 @@ def main() -> int:
     per_page, facts = page_outputs(pages, outputs, tasks)
     n = len(pages)
     rows = []
-    for teacher, model, rule in PROVIDERS:
+    for name, model, rule in PROVIDERS:
         price = prices.get(model)
+        teacher = teachers(name, model)
         for mode, discount in (("online", 1.0), ("batch", prices.batch_discount)):
             result = layouts(pages, per_page, tasks, teacher, rule, price, discount)
             per_1000 = {k: round(v / n * 1000, 2) for k, v in result["usd"].items()}
@@ -156,7 +171,10 @@ def main() -> int:
                          "tokens_per_page": {k: {kk: round(vv / n) for kk, vv in t.items()}
                                              for k, t in result["tokens"].items()},
                          "static_prompt_tokens": result["static_prompt_tokens"],
-                         "response_schema_tokens": result["response_schema_tokens"]})
+                         "response_schema_tokens": result["response_schema_tokens"],
+                         "prompt_quotes_schema": result["quotes_schema"]})
+        for who in teacher.values():
+            who.close()
     out = {"pages": n, "documents": len({p.doc_id for p in pages}), **facts,
            "olmocr_usd_per_1000": OLMOCR_USD_PER_1000,
            "target_x_floor": TARGET, "seconds": round(time.perf_counter() - started, 1), "rows": rows}
@@ -165,18 +183,18 @@ def main() -> int:
         return 0
     print(f"{n} pages of {out['documents']} documents; output tokens per page from {facts['labelled_pages']} "
           f"textlayer labels (mean {facts['mean_output_tokens']}); {out['seconds']} s")
-    heads = ["today", "cached, schema quoted", "cached", "one/page, schema quoted", "one/page", "floor"]
-    print("| model | mode | " + " | ".join(heads) + " | cached / floor | one/page / floor |")
-    print("|---|---|" + "---|" * (len(heads) + 2))
+    heads = ["today", "cached", "one/page", "one/page, JSON mode", "floor"]
+    print("| model | mode | " + " | ".join(heads) + " | cached / floor | one/page / floor | JSON mode / floor |")
+    print("|---|---|" + "---|" * (len(heads) + 3))
     for row in rows:
         d, x = row["usd_per_1000_pages"], row["x_floor"]
         print(f"| {row['model']} | {row['mode']} | " + " | ".join(f"${d[k]:.2f}" for k in LAYOUTS)
-              + f" | {x['cached']:.2f}x | {x['one_per_page']:.2f}x |")
+              + f" | {x['cached']:.2f}x | {x['one_per_page']:.2f}x | {x['one_per_page_json_mode']:.2f}x |")
     print(f"| olmOCR (published, GPT-4o Batch, one task) | batch | ${OLMOCR_USD_PER_1000:.2f} |" + " |" * 7)
-    first = rows[0]
-    print(f"prompt tokens per request, schema quoted: {first['static_prompt_tokens']['quoted']}; not quoted: "
-          f"{first['static_prompt_tokens']['not_quoted']}; the response schema each request carries (billed "
-          f"as input): {first['response_schema_tokens']}")
+    for row in rows[::2]:
+        print(f"{row['model']}: prompt tokens per request {row['static_prompt_tokens']['json_mode_schema']} "
+              f"(schema quoted: {row['prompt_quotes_schema']}); response schema {row['response_schema_tokens']['json_mode_schema']} "
+              f"(before: {row['response_schema_tokens']['before']}); JSON mode prompt {row['static_prompt_tokens']['json_mode_object']}")
     return 0
 
 

@@ -175,8 +175,6 @@ def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
         return None
     if args.render_only:
         raise ConfigError("--batch/--collect label pages: drop --render-only")
-    if args.one_request_per_page:
-        raise ConfigError("--one-request-per-page works online only: drop it with --batch/--collect")
     if not teacher_class(args.teacher).has_batch_api:
         raise ConfigError(f"--batch/--collect work with --teacher {' or '.join(batch_teacher_names())}, not "
                           f"{args.teacher!r} (a local or offline teacher has no Batch API: label online)")

@@ -11,8 +11,8 @@ Every task is a folder with a ``task.yaml``; the built-in ones live in ``prompts
 The student prompt is what training data and evaluation use; the teacher prompt only goes to
 teachers. Both prompt texts and the schema are hashed into each label's identity.
 
-``{schema}`` is replaced by the schema's JSON text only where the teacher does not enforce the schema
-itself: a teacher that sends the schema as the request's response schema (``Teacher.enforces_schema``)
+``{schema}`` is replaced by the schema's JSON text (``schema_text``: no titles) where the teacher quotes it
+(``Teacher.quotes_schema``); a teacher whose request carries the whole schema, cached with the prompt,
 gets SCHEMA_ENFORCED in its place, since the API already bills and enforces the same schema, field
 descriptions included. Either way the prompt comes from the same template and the same model, so the
 label's identity (``prompt_hash``, ``schema_hash``) does not depend on which form was sent.

@@ -59,6 +59,9 @@ def combined_task(tasks: tuple[Task, ...]) -> Task:
                 student_prompt="", source="(combined)", schema_json=model.model_json_schema())
 
 
+KEY_SEPARATOR = "+"     # a combined request's key: its tasks' request keys (hex) joined by it
+
+
 @dataclass(frozen=True)
 class PageJobs:
     """The jobs of one page (two or more tasks still to answer), asked with one request."""
@@ -68,6 +71,20 @@ class PageJobs:
     @property
     def combined(self) -> Task:
         return combined_task(tuple(job.task for job in self.jobs))
+
+    @property
+    def key(self) -> str:
+        """The combined request's own key (a Batch request's id): its tasks' request keys, in order."""
+        return KEY_SEPARATOR.join(job.key for job in self.jobs)
+
+
+def member_keys(key: str) -> list[str]:
+    """The request keys a request answers: its own, or a combined request's tasks' (``PageJobs.key``).
+
+    >>> member_keys("ab12+cd34"), member_keys("ab12")
+    (['ab12', 'cd34'], ['ab12'])
+    """
+    return key.split(KEY_SEPARATOR)
 
 
 def group_by_page(jobs: list[Job]) -> list[Job | PageJobs]:
@@ -107,6 +124,21 @@ def split_reply(tasks: tuple[Task, ...], reply: Reply) -> dict[str, Reply] | Non
             for i, t in enumerate(tasks)}
 
 
+def replies_per_task(tasks: tuple[Task, ...], reply: Reply) -> dict[str, Reply]:
+    """Each task's part of a combined reply (a Batch answer): its own JSON where the reply holds an object
+    to split, else the reply itself (cut off, refused, no JSON object) for every task, tokens shared out.
+    Each part is then checked by its own task's model, as a single-task reply is (``check_reply``).
+
+    >>> from pipeline.tasks import resolve_tasks
+    >>> tasks = tuple(resolve_tasks(["content", "metadata"]))
+    >>> cut = replies_per_task(tasks, Reply(ReplyStatus.TRUNCATED, '{"content": {"a"', "MAX_TOKENS", 10, 8))
+    >>> [(r.status.value, r.tokens_in, r.tokens_out) for r in cut.values()]
+    [('truncated', 5, 4), ('truncated', 5, 4)]
+    """
+    parts = split_reply(tasks, reply) if reply.status is ReplyStatus.COMPLETE else None
+    return parts if parts is not None else share_reply(tasks, reply)
+
+
 def _shares(total: int, weights: list[int]) -> list[int]:
     """``total`` split in proportion to ``weights``, rounded down, the remainder to the first.
 
@@ -129,7 +161,7 @@ def _charge(answer: Answer, reply: Reply, first: Answer | None) -> None:
     answer.tokens_cached += reply.tokens_cached
 
 
-def _same_for_each(tasks: tuple[Task, ...], reply: Reply) -> dict[str, Reply]:
+def share_reply(tasks: tuple[Task, ...], reply: Reply) -> dict[str, Reply]:
     """``reply`` (a failure: refused, blocked, cut off ...) as every task's reply, its tokens shared out."""
     shares = split_reply(tasks, Reply(ReplyStatus.COMPLETE, "{}", tokens_in=reply.tokens_in,
                                       tokens_out=reply.tokens_out, tokens_cached=reply.tokens_cached))
@@ -157,7 +189,7 @@ async def ask_page(send_combined: Send, send_for: dict[str, Send], group: PageJo
     elif reply.status is ReplyStatus.TRUNCATED:
         parts = None
     else:                              # refused, blocked, or still failing transiently: so is every task
-        parts = _same_for_each(tasks, reply)
+        parts = share_reply(tasks, reply)
     answers: dict[str, Answer] = {}
     for i, task in enumerate(tasks):
         try:
@@ -165,7 +197,7 @@ async def ask_page(send_combined: Send, send_for: dict[str, Send], group: PageJo
                 answer = await ask_answer(send_for[task.name], task, prompts[task.name], page_text, policy,
                                           base_temperature)
                 answer.checked.warnings.append("one_request_per_page:asked_alone")
-                _charge(answer, _same_for_each(tasks, reply)[task.name], first if i == 0 else None)
+                _charge(answer, share_reply(tasks, reply)[task.name], first if i == 0 else None)
             else:
                 answer = Answer()
                 _charge(answer, parts[task.name], first if i == 0 else None)

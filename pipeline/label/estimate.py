@@ -9,29 +9,36 @@ prompt goes first in every request, so every request after the first with the sa
 to hit the cache for it (a real run's first requests in flight together may all miss; the run's
 summary reports what the provider actually served from its cache).
 
-A teacher that sends the task's JSON Schema as the response schema (``Teacher.enforces_schema``) is billed
-for it as input tokens too (both providers count it; its prompt then does not quote it): counted like
-the prompt, and as part of the cached prefix only where the provider documents it (``caches_schema``).
+A teacher that sends the task's JSON Schema as the response schema (``Teacher.response_schema``) is billed
+for it as input tokens too (both providers count it): counted like the prompt, and as part of the cached
+prefix only where the provider documents it (``caches_schema``).
 """
 
 from __future__ import annotations
 
+import json
+
 from pipeline.label.combined import PageJobs, group_by_page
 from pipeline.label.cost import DEFAULT_OUTPUT_TOKENS, Price, text_tokens
-from pipeline.schemas import schema_text
 
 
 def estimate_jobs(jobs, sources, teacher, anchor: bool, price: Price | None, one_request_per_page: bool = False,
-                  discount: float = 1.0) -> dict:
+                  discount: float = 1.0, groups: list | None = None) -> dict:
     """Pages, requests, estimated tokens and USD for ``jobs`` (list of records.Job); ``discount``: the
-    Batch rate (1: online), applied with the Batch cached rate (``Price.cached_rate``)."""
+    Batch rate (1: online), applied with the Batch cached rate (``Price.cached_rate``); ``groups``: the
+    requests the jobs go in (Jobs and PageJobs), where the caller has laid them out already."""
     static_tokens: dict[str, int] = {}        # task (or combined task) name -> its static prompt's tokens
+    schema_tokens: dict[str, int] = {}        # ... and its response schema's (once a task: a schema dump each)
     image_total = prompt_total = cached_total = 0
-    for item in (group_by_page(jobs) if one_request_per_page else jobs):
+    if groups is None:
+        groups = group_by_page(jobs) if one_request_per_page else jobs
+    for item in groups:
         task = item.combined if isinstance(item, PageJobs) else item.task
         page = item.jobs[0].page if isinstance(item, PageJobs) else item.page
         image_total += teacher.image_tokens(page.width, page.height, price)
-        schema = text_tokens(schema_text(task.model)) if teacher.enforces_schema else 0
+        if task.name not in schema_tokens:
+            schema_tokens[task.name] = response_schema_tokens(teacher, task)
+        schema = schema_tokens[task.name]
         if task.name in static_tokens:        # the same static prefix as an earlier request: cached
             cached_total += teacher.cached_prefix_tokens(static_tokens[task.name]
                                                          + (schema if teacher.caches_schema else 0))
@@ -41,7 +48,7 @@ def estimate_jobs(jobs, sources, teacher, anchor: bool, price: Price | None, one
             prompt_total += schema + text_tokens(teacher.prompt_for(task, sources.page_text(page)))
         else:
             prompt_total += schema + static_tokens[task.name]
-    requests = len(group_by_page(jobs)) if one_request_per_page else len(jobs)
+    requests = len(groups)
     output_total = DEFAULT_OUTPUT_TOKENS * len(jobs) if teacher.priced else 0
     cost = price.cost(image_total + prompt_total, output_total, discount, cached_total) if price else None
     return {"pages": len({(j.page.doc_id, j.page.page_index) for j in jobs}), "requests": requests,
@@ -51,3 +58,9 @@ def estimate_jobs(jobs, sources, teacher, anchor: bool, price: Price | None, one
             "rule": teacher.image_rule(), "caching": f"{teacher.cache_rule} (assumed for every request after "
                                                      "the first with the same static prompt)",
             "one_request_per_page": one_request_per_page}
+
+
+def response_schema_tokens(teacher, task) -> int:
+    """Input tokens of the response schema ``teacher`` sends with ``task`` (0: it sends none), counted high."""
+    schema = teacher.response_schema(task)
+    return 0 if schema is None else text_tokens(json.dumps(schema, ensure_ascii=False, separators=(",", ":")))

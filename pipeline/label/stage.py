@@ -156,6 +156,13 @@ def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg:
                                  redactions)
 
 
+def check_one_request_per_page(cfg: LabelConfig, teacher: Teacher) -> None:
+    """Raise ConfigError when ``--one-request-per-page`` is asked of a teacher that cannot combine tasks."""
+    if cfg.one_request_per_page and not teacher.combines_tasks:
+        raise ConfigError(f"--one-request-per-page needs a teacher that answers from the prompt (gemini, openai, "
+                          f"openai-compatible); the {teacher.name} teacher labels each task itself: drop the flag")
+
+
 def _price_for(cfg: LabelConfig, teacher: Teacher):
     prices = cfg.prices or load_prices()
     price = prices.get(teacher.model) if teacher.priced else None
@@ -175,9 +182,7 @@ def label_pages(sources: PageSources, cfg: LabelConfig, store: RunStore, teacher
     started = time.perf_counter()
     summary = LabelSummary(teacher=teacher.name, model=teacher.model)
     teacher.check_tasks(list(cfg.tasks))
-    if cfg.one_request_per_page and not teacher.combines_tasks:
-        raise ConfigError(f"--one-request-per-page needs a teacher that answers from the prompt (gemini, openai, "
-                          f"openai-compatible); the {teacher.name} teacher labels each task itself: drop the flag")
+    check_one_request_per_page(cfg, teacher)
     price = _price_for(cfg, teacher)
     summary.price_source = f"{price.source} (as of {price.as_of})" if price else ""
     if not cfg.dry_run:

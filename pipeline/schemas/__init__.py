@@ -17,20 +17,54 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pipeline.schemas.content import ContentLabel
 from pipeline.schemas.metadata import MetadataLabel
 
-__all__ = ["ContentLabel", "MetadataLabel", "json_schema", "schema_text", "schema_hash", "model_from_json_schema"]
+__all__ = ["ContentLabel", "MetadataLabel", "json_schema", "wire_schema", "schema_text", "schema_hash",
+           "model_from_json_schema"]
 
 
 def json_schema(model: type[BaseModel]) -> dict:
     return model.model_json_schema()
 
 
+def wire_schema(schema: Any, descriptions: bool = True) -> Any:
+    """A JSON Schema as a provider gets it: without ``title`` keywords and, unless ``descriptions``,
+    without ``description`` and ``default`` keywords either (property names stay, whatever they are called).
+
+    Pydantic writes a title for every field and model, repeating its name ("page_number" ->
+    "Page Number"): a label for forms, never an instruction, yet ~12% of the schema's tokens, billed
+    with every request. Without descriptions what is left is the structure a provider holds the answer
+    to (types, enums, required fields): where the prompt quotes the descriptions (``Teacher.quotes_schema``).
+    Defaults go with them: validation fills them in, and Gemini's responseJsonSchema takes a ``$ref``
+    only without siblings, and no ``default`` at all.
+
+    >>> wire_schema({"title": "Item", "properties": {"title": {"title": "Title", "type": "string",
+    ...     "description": "As printed.", "default": None}}}, descriptions=False)
+    {'properties': {'title': {'type': 'string'}}}
+    """
+    if isinstance(schema, list):
+        return [wire_schema(item, descriptions) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):   # names, not keywords
+            out[key] = {name: wire_schema(sub, descriptions) for name, sub in value.items()}
+        elif key in ("title", "description") and isinstance(value, str) and (key == "title" or not descriptions):
+            continue
+        elif key == "default" and not descriptions:
+            continue
+        else:
+            out[key] = wire_schema(value, descriptions)
+    return out
+
+
 # Both are cached per model class: generating a JSON Schema costs ~8 ms, and every request key
 # needs the hash (100k pages x 2 tasks would spend half an hour of CPU on it). Strings are
 # immutable, so callers cannot change the cached value; json_schema's dict is built anew each call.
 @functools.lru_cache(maxsize=64)
-def schema_text(model: type[BaseModel]) -> str:
-    """Compact JSON Schema for the prompt (one line per top-level key would waste tokens)."""
-    return json.dumps(json_schema(model), ensure_ascii=False, separators=(",", ":"))
+def schema_text(model: type[BaseModel], descriptions: bool = True) -> str:
+    """The model's JSON Schema as it is sent (``wire_schema``), as compact JSON: quoted in a prompt, or
+    parsed back for a request's response schema."""
+    return json.dumps(wire_schema(json_schema(model), descriptions), ensure_ascii=False, separators=(",", ":"))
 
 
 @functools.lru_cache(maxsize=64)

@@ -11,6 +11,7 @@ image tokens, and its Batch API client. Nothing outside ``pipeline.teachers`` lo
 
 from __future__ import annotations
 
+import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pipeline.schemas import schema_text
 from pipeline.tasks import Task
 from pipeline.errors import TeacherConfigError, TeacherFatalError  # noqa: F401 (re-exported)
 
@@ -135,19 +137,41 @@ class Teacher(ABC):
     @property
     def enforces_schema(self) -> bool:
         """Whether requests carry the task's JSON Schema as their response schema (structured output
-        with ``--json-mode schema``): then the prompt does not quote the schema text again."""
+        with ``--json-mode schema``)."""
         return self.structured_output and self.settings.json_mode == "schema"
 
+    @property
+    def quotes_schema(self) -> bool:
+        """Whether the prompt quotes the task's JSON Schema, field descriptions included.
+
+        Not where the request carries the whole schema and the provider caches it with the prompt
+        (``caches_schema``): it would be billed twice. Where the request carries a schema the cache
+        may not serve (Gemini), the prompt quotes it (its static part is served from the cache) and
+        the response schema holds only the structure (``response_schema``): the descriptions,
+        half the schema's tokens, are billed at the cached rate and sent once.
+        """
+        return not (self.enforces_schema and self.caches_schema)
+
+    def response_schema(self, task: Task) -> dict | None:
+        """The JSON Schema the request carries as its response schema (``wire_schema``: no titles), or None.
+
+        With ``caches_schema`` the whole schema, descriptions in it; else its structure only (types,
+        enums, required fields), the prompt quoting the descriptions (``quotes_schema``).
+        """
+        if not self.enforces_schema:
+            return None
+        return json.loads(schema_text(task.model, descriptions=not self.quotes_schema))
+
     def prompt_for(self, task: Task, anchor_text: str | None = None) -> str:
-        """The text sent with the page: the task's teacher prompt (the student sends its own, pipeline.student);
-        the schema text is quoted in it unless the request carries the schema (``enforces_schema``)."""
-        return task.teacher_prompt(anchor_text, quote_schema=not self.enforces_schema)
+        """The text sent with the page: the task's teacher prompt (the student sends its own, pipeline.student),
+        quoting the schema text where ``quotes_schema``."""
+        return task.teacher_prompt(anchor_text, quote_schema=self.quotes_schema)
 
     def prompt_layout(self, task: Task, prompt: str) -> tuple[str, str]:
         """(static part, per-page part) of ``prompt``: the static part goes before the image, the rest after.
 
         The static part is the task's teacher prompt without an anchor (its instructions, and its schema
-        text where the request does not carry the schema: the same for every page), so that consecutive requests share a byte-identical prefix that the
+        text where ``quotes_schema``: the same for every page), so that consecutive requests share a byte-identical prefix that the
         provider's prompt cache can serve. Whatever ``prompt`` adds after it (the page's text-layer
         anchor, a repair re-ask's quoted answer) is the per-page part. A prompt that does not start
         with the static part is sent whole, before the image.

@@ -77,7 +77,8 @@ class GeminiTeacher(Teacher):
     has_batch_api = True
     combines_tasks = True
     structured_output = True       # the response schema counts as input tokens; whether implicit caching
-                                   # serves it is not documented: caches_schema stays False (counted uncached)
+                                   # serves it is not documented: caches_schema stays False (counted uncached),
+                                   # so the prompt quotes the descriptions and the schema carries the structure
     # Implicit caching (Gemini 2.5, since 2025-05-08): a prefix of 1,024+ tokens (2.5 Flash; 2.5 Pro: 4,096)
     # shared with a recent request is billed at the cached rate; usage says how many (cachedContentTokenCount).
     cache_min_tokens = 1024
@@ -126,10 +127,10 @@ class GeminiTeacher(Teacher):
         return config
 
     def output_format(self, task: Task) -> dict:
-        """The config's answer format by --json-mode: the task's JSON Schema (its Field descriptions in it;
-        the prompt then does not quote it), plain JSON, or nothing."""
+        """The config's answer format by --json-mode: the task's JSON Schema (its structure: the prompt
+        quotes the descriptions, see ``Teacher.quotes_schema``), plain JSON, or nothing."""
         if self.settings.json_mode == "schema":
-            return {"response_mime_type": "application/json", "response_json_schema": task.model.model_json_schema()}
+            return {"response_mime_type": "application/json", "response_json_schema": self.response_schema(task)}
         return {"response_mime_type": "application/json"} if self.settings.json_mode == "object" else {}
 
     def contents(self, page: PageInput, task: Task, prompt: str) -> list[types.Content]:

@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 
 import openai
-from openai.lib._parsing._completions import type_to_response_format_param
 
 from pipeline.tasks import Task
 from pipeline.teachers.base import PageInput, Reply, ReplyStatus, Teacher, TeacherFatalError
@@ -59,8 +58,7 @@ class OpenAIBatch:
     def request(self, key: str, page: PageInput, task: Task, prompt: str) -> tuple[str, int]:
         """One JSONL line (the same body the online teacher sends) and its size in bytes."""
         if task.name not in self._formats:      # the online answer format (--json-mode)
-            self._formats[task.name] = ({"response_format": type_to_response_format_param(task.model)}
-                                        if self.teacher.enforces_schema else self.teacher.loose_format())
+            self._formats[task.name] = self.teacher.answer_format(task)
         body = {"model": self.teacher.model, "messages": self.teacher.messages(page, task, prompt),
                 **self._formats[task.name],
                 "temperature": self.teacher.settings.temperature,

@@ -9,13 +9,17 @@ answers, and checking the answer is the label stage's job. The SDK's retries are
 from __future__ import annotations
 
 import base64
+import functools
+import json
 import math
 import os
 import re
 from typing import Any
 
 import openai
+from openai.lib._pydantic import to_strict_json_schema
 
+from pipeline.schemas import wire_schema
 from pipeline.tasks import Task
 from pipeline.teachers.base import (PageInput, Reply, ReplyStatus, Teacher, TeacherConfigError, TeacherFatalError,
                                     TeacherSettings, register)
@@ -53,6 +57,13 @@ def _schema_name(task_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", task_name)[:64] or "answer"
 
 
+@functools.lru_cache(maxsize=64)
+def _strict_schema_text(model) -> str:
+    """The SDK's own strict form of the model's schema (what ``parse(response_format=model)`` sends: every
+    property required, no extra properties), without titles (``wire_schema``), as compact JSON."""
+    return json.dumps(wire_schema(to_strict_json_schema(model)), ensure_ascii=False, separators=(",", ":"))
+
+
 @register
 class OpenAITeacher(Teacher):
     name = "openai"
@@ -70,6 +81,7 @@ class OpenAITeacher(Teacher):
     cache_min_tokens = 1024
     cache_step_tokens = 128
     cache_rule = "OpenAI prompt caching: a repeated prefix of 1,024+ tokens, in 128-token steps, at the cached rate"
+    strict_schema = True          # structured outputs in strict mode: the answer is held to the schema
 
     def __init__(self, settings: TeacherSettings):
         super().__init__(settings)
@@ -90,19 +102,23 @@ class OpenAITeacher(Teacher):
 
     def _send(self, page: PageInput, task: Task, prompt: str, temperature: float) -> Any:
         """Send the request; returns the raw response (its body is read before any parsing)."""
-        if self.settings.json_mode != "schema":       # plain JSON mode or none: the prompt quotes the schema
-            return self._client.chat.completions.with_raw_response.create(
-                model=self.model, messages=self.messages(page, task, prompt), temperature=temperature,
-                max_completion_tokens=self.settings.max_output_tokens, **self.loose_format())
-        # parse() turns the Pydantic model into a strict json_schema response_format for us (with the
-        # Field descriptions in it: the prompt does not quote the schema then).
-        return self._client.chat.completions.with_raw_response.parse(
-            model=self.model, messages=self.messages(page, task, prompt), response_format=task.model,
-            temperature=temperature, max_completion_tokens=self.settings.max_output_tokens)
+        return self._client.chat.completions.with_raw_response.create(
+            model=self.model, messages=self.messages(page, task, prompt), temperature=temperature,
+            max_completion_tokens=self.settings.max_output_tokens, **self.answer_format(task))
 
-    def loose_format(self) -> dict:
-        """The request's response_format for --json-mode object ({"type": "json_object"}) or none (nothing)."""
-        return {"response_format": {"type": "json_object"}} if self.settings.json_mode == "object" else {}
+    def response_schema(self, task: Task) -> dict | None:
+        if not self.enforces_schema or not self.strict_schema:
+            return super().response_schema(task)
+        return json.loads(_strict_schema_text(task.model))
+
+    def answer_format(self, task: Task) -> dict:
+        """The request's response_format by --json-mode: the task's JSON Schema (``response_schema``, Field
+        descriptions in it: the prompt does not quote it then), plain JSON mode, or nothing."""
+        schema = self.response_schema(task)
+        if schema is None:
+            return {"response_format": {"type": "json_object"}} if self.settings.json_mode == "object" else {}
+        return {"response_format": {"type": "json_schema", "json_schema": {
+            "name": _schema_name(task.name), "schema": schema, "strict": self.strict_schema}}}
 
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:
         temperature = self.settings.temperature if temperature is None else temperature
@@ -168,6 +184,7 @@ class OpenAICompatibleTeacher(OpenAITeacher):
     is_cloud = False              # your own server: off this machine only if its URL says so (off_machine)
     has_batch_api = False         # a local server has no Batch API
     key_placeholder = "EMPTY"
+    strict_schema = False         # servers differ in what structured-output forms they accept: the plain schema
 
     def __init__(self, settings: TeacherSettings):
         if not settings.model:
@@ -195,17 +212,10 @@ class OpenAICompatibleTeacher(OpenAITeacher):
         return None
 
     def _send(self, page: PageInput, task: Task, prompt: str, temperature: float) -> Any:
-        # create(), not parse(): servers differ in what structured-output forms they accept.
-        extra: dict = {}
-        if self.settings.json_mode == "schema":
-            extra["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": _schema_name(task.name), "schema": task.model.model_json_schema(), "strict": False}}
-        else:
-            extra = self.loose_format()
         # max_tokens rather than max_completion_tokens: every compatible server knows the older name.
         return self._client.chat.completions.with_raw_response.create(
             model=self.model, messages=self.messages(page, task, prompt), temperature=temperature,
-            max_tokens=self.settings.max_output_tokens, **extra)
+            max_tokens=self.settings.max_output_tokens, **self.answer_format(task))
 
     def _fatal_message(self, code: int, said: str) -> str:
         where = self.settings.base_url

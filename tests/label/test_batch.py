@@ -252,7 +252,8 @@ def test_an_online_run_does_not_send_what_waits_in_a_batch_job(tmp_path, monkeyp
 def test_batch_requests_put_the_static_prompt_first_and_cached_tokens_are_priced(tmp_path, monkeypatch, teacher, env):
     monkeypatch.setenv(env, KEY)
     cfg = render(tmp_path, pages=3)
-    static = resolve_tasks(["content"])[0].teacher_prompt(None, quote_schema=False)   # the request carries the schema
+    # The static prompt as each teacher sends it: Gemini quotes the schema there (Teacher.quotes_schema).
+    static = resolve_tasks(["content"])[0].teacher_prompt(None, quote_schema=teacher == "gemini")
     with BatchStub(valid_answer) as stub:
         url = stub.url if teacher == "gemini" else stub.openai_url
         batch(cfg, teacher, url)

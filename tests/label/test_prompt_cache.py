@@ -14,6 +14,7 @@ import pytest
 from pipeline.label.cost import load_prices
 from pipeline.label.tracking import flatten_figures
 from pipeline.tasks import resolve_tasks
+from pipeline.teachers import TeacherSettings, make_teacher
 from tests.label.test_label import KEY, label, render, valid_answer
 from tests.support.provider_stub import ProviderStub
 
@@ -47,11 +48,11 @@ def test_second_and_later_requests_carry_a_byte_identical_prefix(tmp_path, monke
     for name, task in TASKS.items():
         mine = [r for r in requests if task_of(r) == name]
         # Everything before the image, byte for byte as sent: the same in every request of the task,
-        # and it holds the whole static prompt (its instructions: the schema travels as the response
-        # schema, ahead of the messages in the cached prefix), so a prompt cache can serve it.
+        # and it holds the whole static prompt, so a prompt cache can serve it.
         prefixes = {r.raw[:r.raw.index(image_marker)] for r in mine}
         assert len(prefixes) == 1
-        static = task.teacher_prompt(None, quote_schema=False)   # the request carries the schema
+        # OpenAI's request carries the schema, cached with the prompt; Gemini's prompt quotes it (quotes_schema).
+        static = task.teacher_prompt(None, quote_schema=teacher == "gemini")
         assert len(prefixes.pop()) > len(static.encode())
         first_text = (mine[0].body["contents"][0]["parts"][0]["text"] if teacher == "gemini"
                       else mine[0].body["messages"][0]["content"][0]["text"])
@@ -88,7 +89,7 @@ def test_a_stub_without_caching_reports_none_and_the_anchor_goes_after_the_image
     for request in stub.requests:
         parts = request.body["contents"][0]["parts"]
         assert [("text" in p, "inlineData" in p) for p in parts] == [(True, False), (False, True), (True, False)]
-        assert parts[0]["text"] == TASKS["content"].teacher_prompt(None, quote_schema=False)
+        assert parts[0]["text"] == TASKS["content"].teacher_prompt(None, quote_schema=True)   # Gemini quotes it
         assert parts[2]["text"].startswith("## Text layer of this page") and "Invoice 42" in parts[2]["text"]
 
 
@@ -99,7 +100,14 @@ def test_dry_run_assumes_the_documented_caching_and_says_so(tmp_path, monkeypatc
         summary, _ = label(cfg, "openai", stub.openai_url, tasks=("content", "metadata"), dry_run=True)
         assert stub.requests == []
     e = summary.estimate
-    static = {name: -(-len(t.teacher_prompt(None)) // 4) for name, t in TASKS.items()}   # text_tokens: ASCII / 4
+    # The cached prefix: the prompt, not quoting the schema, and the response schema (no titles), which
+    # OpenAI caches with it; text_tokens counts ASCII text at 4 characters a token, rounded up.
+    teacher = make_teacher("openai", TeacherSettings())
+    assert not teacher.quotes_schema
+    static = {name: -(-len(t.teacher_prompt(None, quote_schema=False)) // 4)
+                    + -(-len(json.dumps(teacher.response_schema(t), separators=(",", ":"))) // 4)
+              for name, t in TASKS.items()}
+    teacher.close()
     # Two of the three requests of each task hit the cache, for their static prompt in 128-token steps.
     assert e["cached_tokens_assumed"] == sum(2 * (n // 128 * 128) for n in static.values())
     assert "1,024+ tokens" in e["caching"] and e["requests"] == 6

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
+from pipeline.schemas import wire_schema
 from pipeline.tasks import resolve_tasks
 from pipeline.teachers import (PageInput, ReplyStatus, TeacherConfigError, TeacherFatalError, TeacherSettings,
                                make_teacher)
@@ -63,7 +64,8 @@ def test_ok_sends_image_schema_and_model(task_name):
     assert req.headers["x-goog-api-key"] == KEY
     assert req.image_bytes == PAGE.image
     assert req.prompt_text == "Read this page. Answer in JSON."
-    assert req.schema == task.model.model_json_schema()       # responseJsonSchema, as is
+    # responseJsonSchema: the model's structure (the prompt quotes the descriptions), without titles.
+    assert req.schema == wire_schema(task.model.model_json_schema(), descriptions=False)
     config = req.body["generationConfig"]
     assert config["responseMimeType"] == "application/json"
     assert config["temperature"] == 0.0 and config["maxOutputTokens"] == 8192
@@ -87,7 +89,7 @@ def test_config_is_shared_across_calls_and_never_changed_by_the_sdk():
         requests = stub.requests
     assert len(requests) == 2 * len(asks)
     for (task, temperature), req in zip(asks * 2, requests):
-        assert req.schema == task.model.model_json_schema()
+        assert req.schema == wire_schema(task.model.model_json_schema(), descriptions=False)
         assert req.body["generationConfig"]["temperature"] == (temperature or 0.0)
 
 
@@ -222,7 +224,7 @@ def test_teacher_facts():
 def test_static_prompt_goes_first_and_cached_tokens_are_read():
     """Two pages under the task's own prompt: the second finds the static prefix cached (cachedContentTokenCount)."""
     other = PageInput(doc_id="doc", page_index=1, image=_png()[:-1] + b"\x01", mime_type="image/png")
-    anchored = CONTENT.teacher_prompt("Invoice 42 total 12.50", quote_schema=False)
+    anchored = CONTENT.teacher_prompt("Invoice 42 total 12.50")      # Gemini quotes the schema (quotes_schema)
     with ProviderStub() as stub:
         teacher = make_teacher("gemini", TeacherSettings(base_url=stub.url, timeout_s=10))
         try:
@@ -233,5 +235,5 @@ def test_static_prompt_goes_first_and_cached_tokens_are_read():
     assert second.tokens_cached == stub.requests[1].usage["cachedContentTokenCount"] < second.tokens_in
     for request in stub.requests:
         parts = request.body["contents"][0]["parts"]
-        assert parts[0]["text"] == CONTENT.teacher_prompt(None, quote_schema=False) and "inlineData" in parts[1]
+        assert parts[0]["text"] == CONTENT.teacher_prompt(None) and "inlineData" in parts[1]
         assert parts[2]["text"].startswith("## Text layer of this page") and "Invoice 42" in parts[2]["text"]

@@ -9,8 +9,10 @@ import socket
 import time
 
 import pytest
+from openai.lib._pydantic import to_strict_json_schema
 from PIL import Image
 
+from pipeline.schemas import wire_schema
 from pipeline.tasks import resolve_tasks
 from pipeline.teachers import (PageInput, ReplyStatus, TeacherConfigError, TeacherFatalError, TeacherSettings,
                                make_teacher)
@@ -73,9 +75,10 @@ def test_ok_sends_image_schema_and_model(task_name):
     assert [p["type"] for p in content] == ["text", "image_url"]
     assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")
     assert content[1]["image_url"]["detail"] == "high"
-    # Structured outputs: the SDK's strict form of the Pydantic model's schema.
+    # Structured outputs: the SDK's strict form of the Pydantic model's schema, without titles.
     fmt = req.body["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    assert req.schema == wire_schema(to_strict_json_schema(task.model))
     assert set(req.schema["properties"]) == set(task.model.model_fields)
     assert set(req.schema["required"]) == set(task.model.model_fields)
 
@@ -191,7 +194,7 @@ def test_compatible_json_schema_mode():
     assert reply.status is ReplyStatus.COMPLETE and reply.tokens_in > 0
     assert req.body["model"] == "qwen2.5-vl-7b" and req.body["max_tokens"] == 8192
     assert req.body["response_format"] == {"type": "json_schema", "json_schema": {
-        "name": "content", "schema": CONTENT.model.model_json_schema(), "strict": False}}
+        "name": "content", "schema": wire_schema(CONTENT.model.model_json_schema()), "strict": False}}
     assert req.image_bytes == PAGE.image
 
 

@@ -3,7 +3,8 @@
 A finished job's answers go through ``check_reply`` (salvage, schema validation, foreign-script
 check); a per-request error becomes its outcome (429 rate_limited, 5xx server_error, 4xx
 rejected); a request left unanswered (expired) is simply sent again by the next run. A failure
-never replaces a valid label already stored.
+never replaces a valid label already stored. A combined request's answer (``--one-request-per-page``)
+is split per task first, each part checked by its own task's model.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 
 from pipeline.label.answers import Checked, Outcome, check_reply
 from pipeline.label.batch.jobs import BatchSummary
+from pipeline.label.combined import member_keys, replies_per_task
 from pipeline.label.cost import PriceTable
 from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig
@@ -39,19 +41,23 @@ def collect_jobs(cfg: LabelConfig, store: RunStore, teacher: Teacher, provider: 
         wanted = store.batch_job_requests(job.job_id)
         missing_tasks: set[str] = set()
         for result in ([] if poll.failed else provider.results(job.job_id)):
-            request = wanted.get(result.request_key)
-            if request is None:
+            requests = [wanted.get(key) for key in member_keys(result.request_key)]
+            if None in requests:
                 summary.warnings["unknown_request_key"] += 1
                 continue
-            task = tasks.get((request.task, request.prompt_hash, request.schema_hash))
-            if task is None:               # the answer stays with the provider until collected with its task
-                missing_tasks.add(request.task)
+            found = [tasks.get((r.task, r.prompt_hash, r.schema_hash)) for r in requests]
+            if None in found:              # the answer stays with the provider until collected with its task
+                missing_tasks.update(r.task for r, t in zip(requests, found) if t is None)
                 continue
-            record = _record(request, task, result, job, sources, store)
-            with store.transaction():
-                if store.label_outcome(record.request_key) != Outcome.OK.value or record.outcome == Outcome.OK.value:
-                    store.put_label(record)
-            count_record(summary, record, sources.document(record.doc_id).rel)
+            together = len(requests) > 1   # a combined request (--one-request-per-page): split per task
+            parts = replies_per_task(tuple(found), result.reply) if together else {found[0].name: result.reply}
+            for request, task in zip(requests, found):
+                part = result._replace(reply=parts[task.name])
+                record = _record(request, task, part, job, sources, store, together)
+                with store.transaction():
+                    if store.label_outcome(record.request_key) != Outcome.OK.value or record.outcome == Outcome.OK.value:
+                        store.put_label(record)
+                count_record(summary, record, sources.document(record.doc_id).rel)
             # This answer's own usage (a repaired record also carries its first answer's, paid before).
             summary.tokens_in += result.reply.tokens_in
             summary.tokens_out += result.reply.tokens_out
@@ -73,7 +79,7 @@ def collect_jobs(cfg: LabelConfig, store: RunStore, teacher: Teacher, provider: 
 
 
 def _record(request: BatchedRequest, task, result: BatchResult, job: BatchJob, sources: PageSources,
-            store: RunStore) -> LabelRecord:
+            store: RunStore, together: bool = False) -> LabelRecord:
     reply = result.reply
     if result.rejected:
         checked = Checked(Outcome.REJECTED, errors=reply.detail)
@@ -91,7 +97,8 @@ def _record(request: BatchedRequest, task, result: BatchResult, job: BatchJob, s
     return LabelRecord(
         request_key=request.request_key, doc_id=request.doc_id, page_index=request.page_index, task=task.name,
         teacher=job.provider, model=job.model, prompt_hash=request.prompt_hash,
-        schema_hash=request.schema_hash, outcome=checked.outcome.value, params=job.params,
+        schema_hash=request.schema_hash, outcome=checked.outcome.value,
+        params={**job.params, "one_request_per_page": True} if together else job.params,
         finish_reason=reply.finish_reason, tokens_in=tokens_in, tokens_out=tokens_out, attempts=request.attempt,
         raw_text=reply.text, label=checked.data, warnings=checked.warnings, detail=checked.errors or reply.detail,
         created_at=time.time())

@@ -18,7 +18,7 @@ from pipeline.label.batch.jobs import BatchConfig, BatchSummary, format_batch  #
 from pipeline.label.batch.submit import resolve_unconfirmed, submit_jobs
 from pipeline.label.cost import PriceTable, load_prices
 from pipeline.label.sources import PageSources
-from pipeline.label.stage import LabelConfig
+from pipeline.label.stage import LabelConfig, check_one_request_per_page
 from pipeline.records import BATCH_COLLECTED, BATCH_FAILED
 from pipeline.store import RunStore
 from pipeline.teachers import Teacher, batch_teacher_names
@@ -40,9 +40,7 @@ def run_batch(sources: PageSources, cfg: LabelConfig, bcfg: BatchConfig, store: 
     Prices: ``prices``, else the label config's, else the table shipped with docdistill; the batch
     rate is the table's ``batch_discount``. ``cfg.dry_run`` estimates what would be submitted.
     """
-    if cfg.one_request_per_page:
-        raise ConfigError("--one-request-per-page works online only: drop it with --batch/--collect (batch "
-                          "requests already put the static prompt first, for the provider's prompt cache)")
+    check_one_request_per_page(cfg, teacher)
     started = time.perf_counter()
     summary = BatchSummary(teacher=teacher.name, model=teacher.model)
     teacher.check_tasks(list(cfg.tasks))

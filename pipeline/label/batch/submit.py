@@ -4,6 +4,10 @@ Planning is the online label stage's own (``plan_requests`` and the privacy gate
 with personal data is held back exactly as online), minus the keys inside a pending job. Answers
 that came back invalid or malformed get their one repair re-ask (the teacher prompt plus the
 validation errors, as online) in the next job, unless ``--no-repair``.
+
+``--one-request-per-page``: a page's tasks never asked before go in one combined request (its id:
+``PageJobs.key``), as online; a task asked before (a repair, a cut-off or refused combined answer)
+goes alone, so a page that cannot be answered in one request is not sent that way twice.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import secrets
 import time
 
-from pipeline.label.answers import REPAIRABLE, Checked, Outcome, repair_prompt
+from pipeline.label.answers import REPAIRABLE, TRANSIENT, Checked, Outcome, repair_prompt
 from pipeline.label.batch.jobs import BatchConfig, BatchSummary
+from pipeline.label.combined import PageJobs, group_by_page
 from pipeline.label.cost import PriceTable
 from pipeline.label.estimate import estimate_jobs
+from pipeline.label.gating import SENSITIVE_BLOCKED
 from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig, gate_sensitive, plan_requests, request_key
 from pipeline.records import BATCH_SUBMITTING, BatchedRequest, BatchJob, Job
@@ -58,7 +64,9 @@ def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: T
     # The privacy gate, as online: documents with personal data are held back from a cloud teacher.
     todo = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
     price = prices.get(teacher.model)
-    estimate = estimate_jobs(todo, sources, teacher, cfg.anchor, price, discount=prices.batch_discount)
+    work = _layout(todo, cfg, store, set(repairs))
+    estimate = estimate_jobs(todo, sources, teacher, cfg.anchor, price, cfg.one_request_per_page,
+                             discount=prices.batch_discount, groups=work)
     if estimate["cost_usd"] is not None:
         summary.estimated_cost_usd = estimate["cost_usd"] if todo else None
     if cfg.dry_run:
@@ -66,24 +74,43 @@ def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: T
         return
     limit = min(provider.max_requests, bcfg.max_requests_per_job or provider.max_requests)
     hashes = {task.name: task.schema_hash for task in cfg.tasks}      # a schema dump each: once per task
-    plain_prompts = {task.name: teacher.prompt_for(task, None) for task in cfg.tasks}   # as online
+    plain_prompts: dict[str, str] = {}                                 # as online: once per task
     items, requests, size = [], [], 0
-    for job in todo:
-        page_input, page_text = sources.page_input(job.page, cfg.anchor)
-        prompt = teacher.prompt_for(job.task, page_text) if cfg.anchor and page_text else plain_prompts[job.task.name]
-        repair = repairs.get(job.key)
+    for entry in work:
+        jobs_here = list(entry.jobs) if isinstance(entry, PageJobs) else [entry]
+        task = entry.combined if isinstance(entry, PageJobs) else entry.task
+        key = entry.key
+        page_input, page_text = sources.page_input(jobs_here[0].page, cfg.anchor)
+        if task.name not in plain_prompts:
+            plain_prompts[task.name] = teacher.prompt_for(task, None)
+        prompt = teacher.prompt_for(task, page_text) if cfg.anchor and page_text else plain_prompts[task.name]
+        repair = repairs.get(key)
         if repair is not None:
             prompt = repair_prompt(prompt, *repair)
-        item, item_size = provider.request(job.key, page_input, job.task, prompt)
+        item, item_size = provider.request(key, page_input, task, prompt)
         if items and (len(items) >= limit or size + item_size > provider.max_bytes):
             _submit_one(store, teacher, provider, items, requests, summary)
             items, requests, size = [], [], 0
         items.append(item)
-        requests.append(BatchedRequest(job.key, job.page.doc_id, job.page.page_index, job.task.name,
-                                       job.task.prompt_hash, hashes[job.task.name], 1 if repair is None else 2))
+        requests += [BatchedRequest(job.key, job.page.doc_id, job.page.page_index, job.task.name,
+                                    job.task.prompt_hash, hashes[job.task.name], 1 if repair is None else 2)
+                     for job in jobs_here]
         size += item_size
     if items:
         _submit_one(store, teacher, provider, items, requests, summary)
+
+
+def _layout(todo: list[Job], cfg: LabelConfig, store: RunStore, repairs: set[str]) -> list[Job | PageJobs]:
+    """The requests to build: one per job, or with ``--one-request-per-page`` one per page for the tasks
+    never asked before (a task with an answer or a failure on record, other than a transient one, goes alone)."""
+    if not cfg.one_request_per_page:
+        return list(todo)
+    never_answered = {None, SENSITIVE_BLOCKED, *(o.value for o in TRANSIENT)}
+    fresh, alone = [], []
+    for job in todo:
+        first_time = store.label_outcome(job.key) in never_answered and job.key not in repairs
+        (fresh if first_time else alone).append(job)
+    return group_by_page(fresh) + alone
 
 
 def _submit_one(store: RunStore, teacher: Teacher, provider: BatchClient, items: list,
@@ -100,9 +127,9 @@ def _submit_one(store: RunStore, teacher: Teacher, provider: BatchClient, items:
         raise
     store.confirm_batch_job(name, job_id, status, file_id)
     summary.jobs_submitted += 1
-    summary.requests_submitted += len(requests)
-    summary.requests += len(requests)
-    summary.jobs.append({"job": job_id, "state": "submitted", "requests": len(requests)})
+    summary.requests_submitted += len(items)     # requests sent: a combined one answers several keys
+    summary.requests += len(items)
+    summary.jobs.append({"job": job_id, "state": "submitted", "requests": len(items)})
 
 
 def resolve_unconfirmed(store: RunStore, teacher: Teacher, provider: BatchClient, summary: BatchSummary) -> None:
