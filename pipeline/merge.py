@@ -16,7 +16,8 @@ the arguments and merging again changes nothing:
   image, the verdict that counts is the last-merged shard's newest (the one exception to the
   argument order not mattering). The review queues are not merged: the review app rebuilds them.
 
-The hash cache (``inputs``) is not merged: it is only a cache, and a resumed run rebuilds it.
+The settings each render key stands for (``render_settings:`` meta, which the dataset manifest gives
+extract) are facts: copied once. The hash cache (``inputs``) is not merged: it is only a cache, and a resumed run rebuilds it.
 Exit codes (``pipeline.cli``, the same for every command): 0 merged, 2 bad input (nothing
 written), 3 stopped by a write failure (disk full; sources merged before it are kept), 130 Ctrl-C.
 """
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from pipeline.cli import EXIT_CONFIG, EXIT_DONE, EXIT_INTERRUPTED, EXIT_STOPPED, check_out_dir, exit_now, make_parser
 from pipeline.errors import ConfigError
+from pipeline.render.config import RENDER_SETTINGS_META
 from pipeline.store import BATCH_TABLES, REDACTED_DIR, STORE_FILENAME, RunStore, StoreError
 
 
@@ -120,6 +122,8 @@ def merge_runs(sources: list[Path], out_dir: Path) -> MergeSummary:
                 summary.changed["documents"] += store.merge_table("documents")
                 summary.changed["document_paths"] += store.merge_table("document_paths")
                 _merge_pages(store, src, out_dir, summary)
+                # What each page's render key stands for: the dataset manifest gives it to extract.
+                summary.changed["render_settings"] += store.merge_meta(RENDER_SETTINGS_META)
                 summary.changed["labels"] += store.merge_table("labels")
                 summary.changed["tasks"] += store.merge_table("tasks")
                 present = store.source_tables()

@@ -49,6 +49,14 @@ class MergeTables:
         source = set(self._columns(table, "src"))
         return [c for c in self._columns(table) if c in source]
 
+    def merge_meta(self, prefix: str) -> int:
+        """Copy the source's meta rows whose key starts with ``prefix`` (facts, such as the settings a
+        render key stands for), unless already there; returns rows added."""
+        before = self.conn.total_changes
+        self.conn.execute("INSERT OR IGNORE INTO main.meta (key, value) SELECT key, value FROM src.meta "
+                          "WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        return self.conn.total_changes - before
+
     def merge_table(self, table: str) -> int:
         """Copy the source's rows of one table by its rule; returns rows added or replaced."""
         cols = ", ".join(self.shared_columns(table))

@@ -94,6 +94,10 @@ def test_merged_shards_equal_the_single_run_and_merging_again_changes_nothing(sh
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "dataset" / "dataset_info.json").is_file()
+    # The settings the pages were rendered with travel too: extract renders production pages the same way.
+    render = json.loads((tmp_path / "dataset" / "manifest.json").read_text())["student"]["render"]
+    assert render["settings"] is not None and render["settings"]["longest_side"] == 256
+    assert summary.changed["render_settings"] == 1 and again.changed["render_settings"] == 0
 
 
 def _label(key: str, outcome: str, created_at: float, raw: str = "") -> LabelRecord:
