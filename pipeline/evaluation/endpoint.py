@@ -1,6 +1,7 @@
 """Live predictions from an OpenAI-compatible server (``llamafactory-cli api``, vLLM, SGLang).
 
-Each item's page goes as a data URL with the student prompt. ``guided`` asks for schema-constrained
+Each item's page goes as a data URL with the student prompt, after the system prompt the record was
+trained with (a build_dataset split's ``system``), as extract sends it. ``guided`` asks for schema-constrained
 decoding both ways servers understand it: ``response_format`` json_schema (OpenAI, llamafactory api)
 and vLLM's ``extra_body={"structured_outputs": {"json": schema}}``. Answers are cached in SQLite by
 content address (image hash + prompt + model + generation parameters), so a rerun sends nothing.
@@ -64,15 +65,19 @@ class EndpointStats:
         return {"sent": self.sent, "cached": self.cached, "answered": self.answered, "failed": dict(self.failed)}
 
 
-def request_key(image_sha256: str, prompt: str, schema: dict | None, params: dict) -> str:
-    """Content address of one request.
+def request_key(image_sha256: str, prompt: str, schema: dict | None, params: dict, system: str | None = None) -> str:
+    """Content address of one request (a system prompt, where there is one, is part of it).
 
     >>> key = request_key("ab", "Read it.", None, {"model": "m"})
     >>> len(key), key == request_key("ab", "Read it.", None, {"model": "other"})
     (64, False)
+    >>> key == request_key("ab", "Read it.", None, {"model": "m"}, "You read documents.")
+    False
     """
-    blob = json.dumps({"image": image_sha256, "prompt": prompt, "schema": schema, "params": params},
-                      sort_keys=True, ensure_ascii=False)
+    identity = {"image": image_sha256, "prompt": prompt, "schema": schema, "params": params}
+    if system:                     # only then: the keys of answers cached before stay as they were
+        identity["system"] = system
+    blob = json.dumps(identity, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -116,14 +121,14 @@ def predict_endpoint(items: list[EvalItem], cfg: EndpointConfig, tasks: dict[str
             task = tasks.get(item.task or "")
             extra = guided_args(task) if cfg.guided else {}
             key = request_key(hashlib.sha256(image).hexdigest(), item.prompt,
-                              extra.get("response_format"), cfg.params())
+                              extra.get("response_format"), cfg.params(), item.system)
             text = cache.get(key)
             if text is not None:
                 stats.cached += 1
                 predictions[item.id] = text
                 continue
             mime = _MIME.get(item.image.suffix.lower(), "image/jpeg")
-            pending.append((item, key, student_messages(image, mime, item.prompt), extra))
+            pending.append((item, key, student_messages(image, mime, item.prompt, item.system), extra))
         if pending:
             _send_all(pending, cfg, stats, cache, predictions, openai)
     finally:

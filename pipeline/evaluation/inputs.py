@@ -32,6 +32,7 @@ class EvalItem:
     image: Path | None = None      # absolute path to the page image, when known
     prompt: str | None = None      # the student prompt (without the <image> tag)
     golden: bool = False           # from a golden set (build_dataset --golden): never mined
+    system: str | None = None      # the system prompt the record was trained with (build_dataset --system-prompt)
 
 
 @dataclass
@@ -126,7 +127,8 @@ def items_from_sharegpt(records: list, base: Path, tasks: dict[str, Task], sourc
         key = page_key(images[0]) if images else f"record{index:05d}"
         refs.items.append(EvalItem(_unique(f"{key}:{task or 'unknown'}", seen), reference, task,
                                    (base / images[0]).resolve() if images else None,
-                                   human.replace("<image>", "").strip(), bool(record.get("golden"))))
+                                   human.replace("<image>", "").strip(), bool(record.get("golden")),
+                                   record.get("system") or None))
     return refs
 
 

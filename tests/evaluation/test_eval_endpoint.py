@@ -105,3 +105,21 @@ def test_transient_endpoint_failures_exit_1_and_a_rerun_sends_only_those(tmp_pat
         argv[3] = stub.openai_url
         assert evaluate.main(argv) == 0
         assert len(stub.requests) == 1                               # the two answers are cached
+
+
+def test_a_split_trained_with_a_system_prompt_is_asked_with_it(tmp_path):
+    """build_dataset --system-prompt writes ``system`` into each record: the endpoint gets it, as in training."""
+    write_page(tmp_path / "pages" / "r0.jpg", shade=100)
+    record = {"conversations": [{"from": "human", "value": "<image>" + RECEIPT_PROMPT},
+                                {"from": "gpt", "value": json.dumps(receipt("1.00"))}],
+              "images": ["pages/r0.jpg"], "system": "You read Malaysian receipts."}
+    split = tmp_path / "receipts_test.json"
+    split.write_text(json.dumps([record, {**record, "system": ""}]))
+    items = load_references(split, load_tasks()).items
+    assert [item.system for item in items] == ["You read Malaysian receipts.", None]
+    with ProviderStub(answer_by_page) as stub:
+        predictions, stats = predict_endpoint(items, EndpointConfig(stub.openai_url, "m"), load_tasks(),
+                                              tmp_path / "cache.sqlite")
+        sent = sorted((r.body["messages"][0]["role"], r.body["messages"][0].get("content")) for r in stub.requests)
+    assert stats.sent == 2 and len(predictions) == 2        # same image and prompt, two requests: the system differs
+    assert sent[0] == ("system", "You read Malaysian receipts.") and sent[1][0] == "user"
