@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--one-request-per-page", action="store_true",
                        help="answer every task of a page in one request (one image, one cached prompt; each "
                             "task's part validated and repaired on its own); default: one request per task")
+    group.add_argument("--pages-per-request", type=int, default=1, metavar="N",
+                       help="N pages in one request, every task of each (the prompt and schema paid once for N "
+                            "pages; pages of different documents may share a request); default 1")
     group.add_argument("--no-repair", action="store_true", help="no re-ask quoting validation errors")
     group.add_argument("--retry-failed", action="store_true",
                        help="send failed requests again (transient failures are always retried)")
@@ -167,7 +170,7 @@ def label_config_from_args(args: argparse.Namespace) -> LabelConfig:
                        prices=load_prices(args.prices) if args.prices else None,
                        allow_sensitive=args.allow_sensitive, dry_run=args.dry_run,
                        privacy_policy=load_policy(args.privacy_policy),
-                       one_request_per_page=args.one_request_per_page)
+                       one_request_per_page=args.one_request_per_page, pages_per_request=args.pages_per_request)
 
 
 def _batch_config(args: argparse.Namespace) -> BatchConfig | None:
@@ -188,7 +191,7 @@ def _tracked_config(args: argparse.Namespace, teacher) -> dict:
             "tasks": args.tasks or list(DEFAULT_TASKS), "longest_side": args.longest_side,
             "format": args.image_format, "enhance": args.enhance, "anchor": args.anchor,
             "batch": bool(args.batch or args.collect), "shard": args.shard,
-            "one_request_per_page": args.one_request_per_page}
+            "one_request_per_page": args.one_request_per_page, "pages_per_request": args.pages_per_request}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -172,7 +172,8 @@ def share_reply(tasks: tuple[Task, ...], reply: Reply) -> dict[str, Reply]:
 async def ask_page(send_combined: Send, send_for: dict[str, Send], group: PageJobs, prompt: str,
                    prompts: dict[str, str], page_text: str | None, policy: AskPolicy,
                    base_temperature: float) -> tuple[dict[str, Answer], Exception | None]:
-    """Each task's Answer for one page: one combined request, then single-task re-asks where a part failed.
+    """Each task's Answer (by request key) for one page: one combined request, then single-task re-asks
+    where a part failed.
 
     ``prompt``: the combined task's prompt for this page; ``prompts``/``send_for``: each task's own
     prompt and sender, for its repair re-ask or, when the combined answer cannot be split (cut off at
@@ -205,5 +206,5 @@ async def ask_page(send_combined: Send, send_for: dict[str, Send], group: PageJo
                                        page_text, policy, base_temperature)
         except Exception as exc:       # the run is stopping: keep what is back
             return answers, exc
-        answers[task.name] = answer
+        answers[group.jobs[i].key] = answer
     return answers, None

@@ -24,11 +24,12 @@ import asyncio
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.label.asking import Answer, AskPolicy, StopSending, ask_answer
 from pipeline.label.breaker import Breaker
 from pipeline.label.combined import PageJobs, ask_page
+from pipeline.label.pages import PageAsk, PagesJobs, ask_pages
 from pipeline.label.cost import CostMeter, text_tokens
 from pipeline.label.ratelimit import RateLimiter
 from pipeline.records import Job
@@ -107,13 +108,16 @@ class LabelEngine:
         pending = iter(jobs)
         await asyncio.gather(*(self._worker(pending) for _ in range(self.concurrency)))
 
-    async def _worker(self, jobs: Iterator[Job | PageJobs]) -> None:
+    async def _worker(self, jobs: Iterator[Job | PageJobs | PagesJobs]) -> None:
         for job in jobs:
             if self.stats.stopped:
                 return
             # Prepared on this thread, just before it is needed: a 100k-page run holds N images.
             try:
-                page_input, page_text = self.prepare(job.jobs[0] if isinstance(job, PageJobs) else job)
+                if isinstance(job, PagesJobs):
+                    await self._pages(job, [self.prepare(_first_job(page)) for page in job.pages])
+                    continue
+                page_input, page_text = self.prepare(_first_job(job))
             except Exception as exc:       # e.g. a rendered image deleted since: stop, keep what is in flight
                 self._fail(exc)
                 return
@@ -141,7 +145,7 @@ class LabelEngine:
 
     async def _ask_one(self, send, job: Job, prompt: str, page_text: str | None):
         answer = await ask_answer(send, job.task, prompt, page_text, self.policy, self.teacher.settings.temperature)
-        return {job.task.name: answer}, None
+        return {job.key: answer}, None
 
     async def _one_page(self, group: PageJobs, page_input: PageInput, page_text: str | None) -> None:
         """Every task of one page in one request (``--one-request-per-page``), split back per task."""
@@ -153,15 +157,35 @@ class LabelEngine:
         await self._settle(list(group.jobs), lambda: ask_page(combined, send_for, group, prompt, prompts, page_text,
                                                               self.policy, self.teacher.settings.temperature))
 
+    async def _pages(self, group: PagesJobs, inputs: list[tuple[PageInput, str | None]]) -> None:
+        """Several pages in one request (``--pages-per-request``), split back per page and task."""
+        asks = []
+        for item, (page_input, page_text) in zip(group.pages, inputs):
+            jobs = item.jobs if isinstance(item, PageJobs) else (item,)
+            asks.append(PageAsk(item=item, page_text=page_text,
+                                send_page=self._sender(page_input, jobs[0], item.combined) if len(jobs) > 1 else None,
+                                send_for={job.task.name: self._sender(page_input, job, job.task) for job in jobs},
+                                prompts={job.task.name: self.teacher.prompt_for(job.task, None) for job in jobs},
+                                prompt_page=self.teacher.prompt_for(item.combined, None) if len(jobs) > 1 else None))
+        shown = replace(inputs[0][0], more=tuple(page_input for page_input, _ in inputs[1:]))
+        image = sum(self.teacher.image_tokens(p.width, p.height, self.meter.price)
+                    for p in (_first_job(item).page for item in group.pages))
+
+        async def send(text: str, temperature: float | None) -> Reply:
+            return await self._send(shown, group.task, text, temperature, image + text_tokens(text))
+        prompt = self.teacher.prompt_for(group.task, None)
+        await self._settle(list(group.jobs), lambda: ask_pages(send, group, prompt, asks, self.policy,
+                                                               self.teacher.settings.temperature))
+
     async def _settle(self, jobs: list[Job], ask) -> None:
-        """Ask (``ask()`` -> ({task name: Answer}, error or None)) and store each answer got; the jobs without
+        """Ask (``ask()`` -> ({request key: Answer}, error or None)) and store each answer got; the jobs without
         one are abandoned (left for the next run); an error other than StopSending stops the run."""
         try:
             answers, error = await ask()
         except Exception as exc:           # StopSending, TeacherFatalError, or a bug: nothing came back
             answers, error = {}, exc
         for job in jobs:
-            answer = answers.get(job.task.name)
+            answer = answers.get(job.key)
             if answer is None:
                 self.stats.abandoned += 1
                 continue
@@ -204,6 +228,10 @@ class LabelEngine:
         if reply.status is ReplyStatus.RATE_LIMITED and reply.retry_after_s:
             self.limiter.pause(min(reply.retry_after_s, self.policy.backoff_max_s))
         return reply
+
+
+def _first_job(item: Job | PageJobs | PagesJobs) -> Job:
+    return item if isinstance(item, Job) else item.jobs[0]
 
 
 __all__ = ["Job", "LabelEngine", "EngineStats", "TeacherFatalError"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 
 from pipeline.label.combined import PageJobs, group_by_page
+from pipeline.label.pages import PagesJobs
 from pipeline.label.cost import DEFAULT_OUTPUT_TOKENS, Price, text_tokens
 
 
@@ -33,9 +34,9 @@ def estimate_jobs(jobs, sources, teacher, anchor: bool, price: Price | None, one
     if groups is None:
         groups = group_by_page(jobs) if one_request_per_page else jobs
     for item in groups:
-        task = item.combined if isinstance(item, PageJobs) else item.task
-        page = item.jobs[0].page if isinstance(item, PageJobs) else item.page
-        image_total += teacher.image_tokens(page.width, page.height, price)
+        task, pages = _request_of(item)
+        page = pages[0]
+        image_total += sum(teacher.image_tokens(p.width, p.height, price) for p in pages)
         if task.name not in schema_tokens:
             schema_tokens[task.name] = response_schema_tokens(teacher, task)
         schema = schema_tokens[task.name]
@@ -64,3 +65,12 @@ def response_schema_tokens(teacher, task) -> int:
     """Input tokens of the response schema ``teacher`` sends with ``task`` (0: it sends none), counted high."""
     schema = teacher.response_schema(task)
     return 0 if schema is None else text_tokens(json.dumps(schema, ensure_ascii=False, separators=(",", ":")))
+
+
+def _request_of(item) -> tuple:
+    """(the task a request is asked under, the pages it shows) for a Job, PageJobs or PagesJobs."""
+    if isinstance(item, PagesJobs):
+        return item.task, [(page.jobs[0] if isinstance(page, PageJobs) else page).page for page in item.pages]
+    if isinstance(item, PageJobs):
+        return item.combined, [item.jobs[0].page]
+    return item.task, [item.page]

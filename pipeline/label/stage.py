@@ -24,6 +24,8 @@ from pipeline.label.answers import TRANSIENT, Outcome
 from pipeline.label.asking import DEFAULT_LADDER, Answer, AskPolicy
 from pipeline.label.breaker import DEFAULT_FAILURES, Breaker
 from pipeline.label.combined import PageJobs, group_by_page
+from pipeline.label.pages import (MAX_PAGES_PER_REQUEST, OUTPUT_SHARE, PagesJobs, answer_tokens, group_pages,
+                                  page_jobs)
 from pipeline.errors import ConfigError
 from pipeline.label.cost import CostMeter, PriceTable, load_prices
 from pipeline.label import gating
@@ -64,8 +66,14 @@ class LabelConfig:
     privacy_policy: Policy | None = None   # None: the shipped default (pipeline/label/privacy/default_policy.yaml)
     dry_run: bool = False         # estimate tokens and cost, send nothing
     one_request_per_page: bool = False   # every task of a page in one request (pipeline.label.combined)
+    pages_per_request: int = 1    # several pages (every task of each) in one request (pipeline.label.pages)
 
     def __post_init__(self) -> None:
+        if not 1 <= self.pages_per_request <= MAX_PAGES_PER_REQUEST:
+            raise ConfigError(f"--pages-per-request must be 1..{MAX_PAGES_PER_REQUEST}, got {self.pages_per_request}")
+        if self.pages_per_request > 1 and self.anchor:
+            raise ConfigError("--anchor adds each page's text layer to its own request: drop --anchor, or drop "
+                              "--pages-per-request (one page a request)")
         if not 1 <= self.concurrency <= 256:
             raise ConfigError(f"--concurrency must be 1..256, got {self.concurrency}")
         if not 1 <= self.max_attempts <= 20:
@@ -135,10 +143,10 @@ def distinct_requests(jobs: list[Job], summary: LabelSummary) -> list[Job]:
     return list(first.values())
 
 
-def _record(job: Job, teacher: Teacher, outcome: str, together: bool = False, **kw) -> LabelRecord:
-    # together: asked with the page's other tasks in one request (the request key stays the task's own:
-    # either way of asking answers the same task, and a label stored one way is not paid for again).
-    params = {**teacher.generation_params(), **({"one_request_per_page": True} if together else {})}
+def _record(job: Job, teacher: Teacher, outcome: str, asked: dict | None = None, **kw) -> LabelRecord:
+    # asked: how it was asked, when with other tasks or pages in one request (layout_params); the request
+    # key stays the task's own: either way answers the same task, and a label stored one way is not paid again.
+    params = {**teacher.generation_params(), **(asked or {})}
     return LabelRecord(request_key=job.key, doc_id=job.page.doc_id, page_index=job.page.page_index,
                        task=job.task.name, teacher=teacher.name, model=teacher.model,
                        prompt_hash=job.task.prompt_hash, schema_hash=job.task.schema_hash, outcome=outcome,
@@ -157,10 +165,37 @@ def gate_sensitive(jobs: list[Job], sources: PageSources, teacher: Teacher, cfg:
 
 
 def check_one_request_per_page(cfg: LabelConfig, teacher: Teacher) -> None:
-    """Raise ConfigError when ``--one-request-per-page`` is asked of a teacher that cannot combine tasks."""
-    if cfg.one_request_per_page and not teacher.combines_tasks:
-        raise ConfigError(f"--one-request-per-page needs a teacher that answers from the prompt (gemini, openai, "
+    """Raise ConfigError when ``--one-request-per-page`` or ``--pages-per-request`` is asked of a teacher that
+    cannot combine tasks."""
+    flag = "--pages-per-request" if cfg.pages_per_request > 1 else "--one-request-per-page"
+    if (cfg.one_request_per_page or cfg.pages_per_request > 1) and not teacher.combines_tasks:
+        raise ConfigError(f"{flag} needs a teacher that answers from the prompt (gemini, openai, "
                           f"openai-compatible); the {teacher.name} teacher labels each task itself: drop the flag")
+
+
+def layout_requests(jobs: list[Job], cfg: LabelConfig, sources: PageSources,
+                    teacher: Teacher) -> list[Job | PageJobs | PagesJobs]:
+    """The requests the jobs go in: one each, a page's tasks together, or several pages together (as many
+    as their answers, estimated from the text layers, fit a share of the teacher's output limit)."""
+    by_page = group_by_page(jobs) if cfg.one_request_per_page or cfg.pages_per_request > 1 else list(jobs)
+    if cfg.pages_per_request == 1:
+        return by_page
+    budget = int(teacher.settings.max_output_tokens * OUTPUT_SHARE)
+    return group_pages(by_page, cfg.pages_per_request, budget,
+                       lambda item: answer_tokens(sources.page_text(page_jobs(item)[0].page)))
+
+
+def layout_params(work: list) -> dict[str, dict]:
+    """request key -> what its label's params add on how it was asked (nothing when alone)."""
+    asked: dict[str, dict] = {}
+    for item in work:
+        if isinstance(item, PagesJobs):
+            for job in item.jobs:
+                asked[job.key] = {"one_request_per_page": True, "pages_per_request": len(item.pages)}
+        elif isinstance(item, PageJobs):
+            for job in item.jobs:
+                asked[job.key] = {"one_request_per_page": True}
+    return asked
 
 
 def _price_for(cfg: LabelConfig, teacher: Teacher):
@@ -194,7 +229,8 @@ def label_pages(sources: PageSources, cfg: LabelConfig, store: RunStore, teacher
         redactions: dict = {}
         jobs = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary, redactions)
         if cfg.dry_run:
-            summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price, cfg.one_request_per_page)
+            summary.estimate = estimate_jobs(jobs, sources, teacher, cfg.anchor, price, cfg.one_request_per_page,
+                                             groups=layout_requests(jobs, cfg, sources, teacher))
             return summary
         _run_engine(jobs, sources, cfg, store, teacher, price, summary, progress, redactions)
     finally:
@@ -207,14 +243,14 @@ def _run_engine(jobs: list[Job], sources: PageSources, cfg: LabelConfig, store: 
     meter = CostMeter(price, cfg.max_cost_usd)
     bar = _progress_bar(progress, len(jobs))
     answered = [0]
-    work = group_by_page(jobs) if cfg.one_request_per_page else jobs
-    together = {job.key for item in work if isinstance(item, PageJobs) for job in item.jobs}
+    work = layout_requests(jobs, cfg, sources, teacher)
+    asked = layout_params(work)
 
     def on_answer(job: Job, answer: Answer) -> None:
         reply, checked = answer.reply, answer.checked
         outcome, label, detail = gating.restore_answer(redactions, cfg.privacy_policy, job, checked.outcome.value,
                                                        checked.data, checked.errors or checked.note)
-        record = _record(job, teacher, outcome, job.key in together, finish_reason=reply.finish_reason,
+        record = _record(job, teacher, outcome, asked.get(job.key), finish_reason=reply.finish_reason,
                          tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, attempts=answer.requests,
                          raw_text=reply.text, label=label, warnings=checked.warnings, detail=detail)
         with store.transaction():

@@ -72,6 +72,12 @@ class PageInput:
     passwords: tuple[str, ...] = field(default=(), repr=False)
     pdf_metadata: dict = field(default_factory=dict)
     anchor_text: str | None = None        # bounded text-layer excerpt added to the prompt (--anchor)
+    more: tuple[PageInput, ...] = ()      # the other pages of a multi-page request (--pages-per-request)
+
+    @property
+    def pages(self) -> tuple[PageInput, ...]:
+        """Every page the request shows, in order: this one, then ``more``."""
+        return (self, *self.more)
 
 
 @dataclass
@@ -180,6 +186,27 @@ class Teacher(ABC):
         if prompt.startswith(static):
             return static, prompt[len(static):].lstrip("\n")
         return prompt, ""
+
+    def request_parts(self, page: PageInput, task: Task, prompt: str) -> list[str | PageInput]:
+        """What one request shows, in order (texts and page images): the static prompt first, then the page
+        image, then what belongs to this page (anchor, repair); several pages each after a `Page k of n`
+        label, so the prefix up to the first image is the same in every request.
+
+        >>> class T(Teacher):
+        ...     name, default_model = "t", "m"
+        ...     def ask(self, *a): ...
+        ...     def prompt_layout(self, task, prompt): return prompt, ""
+        >>> two = PageInput("d", 1, b"img", "image/png")
+        >>> [p if isinstance(p, str) else p.page_index for p in T(TeacherSettings()).request_parts(
+        ...     PageInput("d", 0, b"img", "image/png", more=(two,)), None, "Read.")]
+        ['Read.', 'Page 1 of 2:', 0, 'Page 2 of 2:', 1]
+        """
+        static, per_page = self.prompt_layout(task, prompt)
+        pages = page.pages
+        parts: list[str | PageInput] = [static]
+        for number, shown in enumerate(pages, 1):
+            parts += [f"Page {number} of {len(pages)}:", shown] if len(pages) > 1 else [shown]
+        return parts + ([per_page] if per_page else [])
 
     @classmethod
     def cached_prefix_tokens(cls, prefix_tokens: int) -> int:

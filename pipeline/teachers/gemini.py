@@ -135,11 +135,10 @@ class GeminiTeacher(Teacher):
 
     def contents(self, page: PageInput, task: Task, prompt: str) -> list[types.Content]:
         """The request's one user turn: the static prompt first (a prefix every page shares, which implicit
-        caching can serve), then the page image, then what belongs to this page (anchor, repair)."""
-        static, per_page = self.prompt_layout(task, prompt)
-        parts = [types.Part.from_text(text=static), types.Part.from_bytes(data=page.image, mime_type=page.mime_type)]
-        if per_page:
-            parts.append(types.Part.from_text(text=per_page))
+        caching can serve), then the page image(s), then what belongs to this page (``request_parts``)."""
+        parts = [types.Part.from_text(text=part) if isinstance(part, str)
+                 else types.Part.from_bytes(data=part.image, mime_type=part.mime_type)
+                 for part in self.request_parts(page, task, prompt)]
         return [types.Content(role="user", parts=parts)]
 
     def ask(self, page: PageInput, task: Task, prompt: str, temperature: float | None = None) -> Reply:

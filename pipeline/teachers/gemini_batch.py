@@ -64,7 +64,7 @@ class GeminiBatch:
             temperature=self.teacher.settings.temperature, max_output_tokens=self.teacher.settings.max_output_tokens)
         contents = self.teacher.contents(page, task, prompt)      # the online layout: static prompt first
         item = types.InlinedRequest(contents=contents, config=config, metadata={"request_key": key})
-        size = len(page.image) * 4 // 3 + len(prompt.encode()) + schema_size + 200
+        size = sum(len(shown.image) * 4 // 3 + 100 for shown in page.pages) + len(prompt.encode()) + schema_size + 100
         return item, size
 
     def submit(self, items: list[types.InlinedRequest], name: str) -> tuple[str, str, str]:

@@ -91,13 +91,15 @@ class OpenAITeacher(Teacher):
 
     def messages(self, page: PageInput, task: Task, prompt: str) -> list[dict]:
         """One user message: the static prompt first (the prefix every page shares, which prompt caching
-        can serve), then the page image, then what belongs to this page (anchor, repair)."""
-        static, per_page = self.prompt_layout(task, prompt)
-        data_url = f"data:{page.mime_type};base64,{base64.b64encode(page.image).decode('ascii')}"
-        content = [{"type": "text", "text": static},
-                   {"type": "image_url", "image_url": {"url": data_url, "detail": self.settings.image_detail}}]
-        if per_page:
-            content.append({"type": "text", "text": per_page})
+        can serve), then the page image(s), then what belongs to this page (``request_parts``)."""
+        content = []
+        for part in self.request_parts(page, task, prompt):
+            if isinstance(part, str):
+                content.append({"type": "text", "text": part})
+            else:
+                data_url = f"data:{part.mime_type};base64,{base64.b64encode(part.image).decode('ascii')}"
+                content.append({"type": "image_url", "image_url": {"url": data_url,
+                                                                   "detail": self.settings.image_detail}})
         return [{"role": "user", "content": content}]
 
     def _send(self, page: PageInput, task: Task, prompt: str, temperature: float) -> Any:

@@ -1,4 +1,5 @@
-"""``--batch --one-request-per-page``: a page's tasks in one Batch request, split back and checked per task.
+"""``--batch --one-request-per-page`` (and ``--pages-per-request``): a page's tasks (several pages') in one Batch
+request, split back and checked per page and task.
 
 Real SDK clients against the Batch API stub, both providers: the same combined request as online (one
 image, one static prompt, the combined schema), one label per task from its part of the answer, a part
@@ -19,6 +20,8 @@ from pipeline.tasks import resolve_tasks
 from pipeline.teachers import TeacherSettings, make_teacher
 from tests.label.test_label import CONTENT, KEY, METADATA, render
 from tests.label.test_one_request_per_page import kind
+from tests.label.test_pages_per_request import kind as pages_kind
+from tests.label.test_pages_per_request import responder as pages_responder
 from tests.support.batch_stub import BatchStub
 from tests.support.provider_stub import Behaviour, StubRequest
 
@@ -28,7 +31,8 @@ BOTH = {"content": CONTENT, "metadata": METADATA}
 
 
 def batch(cfg, teacher: str, url: str, submit: bool = True, **kw):
-    """One batch run, both tasks, one request per page; returns (summary, {(page, task): label})."""
+    """One batch run, both tasks, one request per page (or ``pages_per_request``); returns (summary,
+    {(page, task): label})."""
     teacher_obj = make_teacher(teacher, TeacherSettings(base_url=url, timeout_s=5))
     with RunStore(cfg.run_dir) as store, PageSources(cfg, store) as sources:
         summary = run_batch(sources, LabelConfig(tasks=TASKS, one_request_per_page=True, **kw),
@@ -118,3 +122,22 @@ def test_a_failed_part_is_repaired_alone_and_a_cut_off_page_is_asked_task_by_tas
     assert {l.outcome for l in labels.values()} == {"ok"} and len(labels) == 6
     repaired = labels[(0, "metadata")]
     assert "repaired" in repaired.warnings and repaired.attempts == 2
+
+
+@pytest.mark.parametrize("teacher, env", PROVIDERS)
+def test_pages_per_request_in_a_batch_splits_back_per_page_and_task(tmp_path, monkeypatch, teacher, env):
+    monkeypatch.setenv(env, KEY)
+    cfg = render(tmp_path, pages=5)
+    page_of = pages_by_image(cfg)
+    with BatchStub(pages_responder(page_of)) as stub:
+        url = stub.url if teacher == "gemini" else stub.openai_url
+        summary, _ = batch(cfg, teacher, url, pages_per_request=2)
+        assert summary.requests_submitted == 3                     # 2 + 2 + 1 pages
+        stub.finish()
+        summary, labels = batch(cfg, teacher, url, submit=False, pages_per_request=2)
+    assert [pages_kind(r) for r in stub.answered] == ["pages:2", "pages:2", "both"]
+    assert {l.outcome for l in labels.values()} == {"ok"} and len(labels) == 10
+    for page in range(5):                  # every page's label is its own page's answer
+        assert labels[(page, "content")].label["markdown"] == f"# Page {page}"
+        assert labels[(page, "metadata")].params.get("pages_per_request") == (2 if page < 4 else None)
+    assert sum(l.tokens_in for l in labels.values()) == summary.tokens_in and summary.tokens_cached > 0

@@ -99,12 +99,19 @@ class StubRequest:
 
     @property
     def image_bytes(self) -> bytes | None:
+        images = self.images
+        return images[0] if images else None
+
+    @property
+    def images(self) -> list[bytes]:
+        """Every image the request shows, in order."""
+        found = []
         for part in self._parts():
             if "inlineData" in part:
-                return _b64decode(part["inlineData"]["data"])
-            if part.get("type") == "image_url":
-                return _b64decode(part["image_url"]["url"].split(",", 1)[1])
-        return None
+                found.append(_b64decode(part["inlineData"]["data"]))
+            elif part.get("type") == "image_url":
+                found.append(_b64decode(part["image_url"]["url"].split(",", 1)[1]))
+        return found
 
 
 @dataclass(frozen=True)

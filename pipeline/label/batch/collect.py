@@ -3,8 +3,8 @@
 A finished job's answers go through ``check_reply`` (salvage, schema validation, foreign-script
 check); a per-request error becomes its outcome (429 rate_limited, 5xx server_error, 4xx
 rejected); a request left unanswered (expired) is simply sent again by the next run. A failure
-never replaces a valid label already stored. A combined request's answer (``--one-request-per-page``)
-is split per task first, each part checked by its own task's model.
+never replaces a valid label already stored. A combined request's answer (``--one-request-per-page``,
+``--pages-per-request``) is split per page and task first, each part checked by its own task's model.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import time
 
 from pipeline.label.answers import Checked, Outcome, check_reply
 from pipeline.label.batch.jobs import BatchSummary
-from pipeline.label.combined import member_keys, replies_per_task
+from pipeline.label.combined import member_keys
+from pipeline.label.pages import replies_per_request
 from pipeline.label.cost import PriceTable
 from pipeline.label.sources import PageSources
 from pipeline.label.stage import LabelConfig
@@ -49,11 +50,16 @@ def collect_jobs(cfg: LabelConfig, store: RunStore, teacher: Teacher, provider: 
             if None in found:              # the answer stays with the provider until collected with its task
                 missing_tasks.update(r.task for r, t in zip(requests, found) if t is None)
                 continue
-            together = len(requests) > 1   # a combined request (--one-request-per-page): split per task
-            parts = replies_per_task(tuple(found), result.reply) if together else {found[0].name: result.reply}
-            for request, task in zip(requests, found):
-                part = result._replace(reply=parts[task.name])
-                record = _record(request, task, part, job, sources, store, together)
+            # A combined request (--one-request-per-page, --pages-per-request): split per page, then task.
+            slots = list(dict.fromkeys((r.doc_id, r.page_index) for r in requests))
+            tasks_by_page = [tuple(t for r, t in zip(requests, found) if (r.doc_id, r.page_index) == slot)
+                             for slot in slots]
+            parts = replies_per_request([(slots.index((r.doc_id, r.page_index)), t) for r, t in zip(requests, found)],
+                                        tasks_by_page, result.reply)
+            asked = ({} if len(requests) == 1 else {"one_request_per_page": True}) | \
+                ({"pages_per_request": len(slots)} if len(slots) > 1 else {})
+            for request, task, reply in zip(requests, found, parts):
+                record = _record(request, task, result._replace(reply=reply), job, sources, store, asked)
                 with store.transaction():
                     if store.label_outcome(record.request_key) != Outcome.OK.value or record.outcome == Outcome.OK.value:
                         store.put_label(record)
@@ -79,7 +85,7 @@ def collect_jobs(cfg: LabelConfig, store: RunStore, teacher: Teacher, provider: 
 
 
 def _record(request: BatchedRequest, task, result: BatchResult, job: BatchJob, sources: PageSources,
-            store: RunStore, together: bool = False) -> LabelRecord:
+            store: RunStore, asked: dict | None = None) -> LabelRecord:
     reply = result.reply
     if result.rejected:
         checked = Checked(Outcome.REJECTED, errors=reply.detail)
@@ -98,7 +104,7 @@ def _record(request: BatchedRequest, task, result: BatchResult, job: BatchJob, s
         request_key=request.request_key, doc_id=request.doc_id, page_index=request.page_index, task=task.name,
         teacher=job.provider, model=job.model, prompt_hash=request.prompt_hash,
         schema_hash=request.schema_hash, outcome=checked.outcome.value,
-        params={**job.params, "one_request_per_page": True} if together else job.params,
+        params={**job.params, **(asked or {})},
         finish_reason=reply.finish_reason, tokens_in=tokens_in, tokens_out=tokens_out, attempts=request.attempt,
         raw_text=reply.text, label=checked.data, warnings=checked.warnings, detail=checked.errors or reply.detail,
         created_at=time.time())

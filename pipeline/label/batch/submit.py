@@ -5,24 +5,27 @@ with personal data is held back exactly as online), minus the keys inside a pend
 that came back invalid or malformed get their one repair re-ask (the teacher prompt plus the
 validation errors, as online) in the next job, unless ``--no-repair``.
 
-``--one-request-per-page``: a page's tasks never asked before go in one combined request (its id:
-``PageJobs.key``), as online; a task asked before (a repair, a cut-off or refused combined answer)
-goes alone, so a page that cannot be answered in one request is not sent that way twice.
+``--one-request-per-page`` (``--pages-per-request``): a page's tasks (several pages' tasks) never asked
+before go in one request (its id: the request keys it answers, ``PageJobs.key``), as online; a task asked
+before (a repair, a cut-off or refused combined answer) goes alone, so a page that cannot be answered
+that way is not sent that way twice.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import replace
 
 from pipeline.label.answers import REPAIRABLE, TRANSIENT, Checked, Outcome, repair_prompt
 from pipeline.label.batch.jobs import BatchConfig, BatchSummary
-from pipeline.label.combined import PageJobs, group_by_page
+from pipeline.label.combined import PageJobs
+from pipeline.label.pages import PagesJobs, page_jobs, page_task
 from pipeline.label.cost import PriceTable
 from pipeline.label.estimate import estimate_jobs
 from pipeline.label.gating import SENSITIVE_BLOCKED
 from pipeline.label.sources import PageSources
-from pipeline.label.stage import LabelConfig, gate_sensitive, plan_requests, request_key
+from pipeline.label.stage import LabelConfig, gate_sensitive, layout_requests, plan_requests, request_key
 from pipeline.records import BATCH_SUBMITTING, BatchedRequest, BatchJob, Job
 from pipeline.store import RunStore
 from pipeline.teachers import Teacher, TeacherFatalError
@@ -64,7 +67,7 @@ def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: T
     # The privacy gate, as online: documents with personal data are held back from a cloud teacher.
     todo = gate_sensitive(jobs, sources, teacher, cfg, None if cfg.dry_run else store, summary)
     price = prices.get(teacher.model)
-    work = _layout(todo, cfg, store, set(repairs))
+    work = _layout(todo, cfg, store, set(repairs), sources, teacher)
     estimate = estimate_jobs(todo, sources, teacher, cfg.anchor, price, cfg.one_request_per_page,
                              discount=prices.batch_discount, groups=work)
     if estimate["cost_usd"] is not None:
@@ -77,10 +80,14 @@ def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: T
     plain_prompts: dict[str, str] = {}                                 # as online: once per task
     items, requests, size = [], [], 0
     for entry in work:
-        jobs_here = list(entry.jobs) if isinstance(entry, PageJobs) else [entry]
-        task = entry.combined if isinstance(entry, PageJobs) else entry.task
+        jobs_here = list(entry.jobs) if isinstance(entry, (PageJobs, PagesJobs)) else [entry]
+        task = entry.task if isinstance(entry, PagesJobs) else page_task(entry)
         key = entry.key
-        page_input, page_text = sources.page_input(jobs_here[0].page, cfg.anchor)
+        if isinstance(entry, PagesJobs):   # every page's image, in order (no anchors: LabelConfig says so)
+            shown = [sources.page_input(page_jobs(page)[0].page, False)[0] for page in entry.pages]
+            page_input, page_text = replace(shown[0], more=tuple(shown[1:])), None
+        else:
+            page_input, page_text = sources.page_input(jobs_here[0].page, cfg.anchor)
         if task.name not in plain_prompts:
             plain_prompts[task.name] = teacher.prompt_for(task, None)
         prompt = teacher.prompt_for(task, page_text) if cfg.anchor and page_text else plain_prompts[task.name]
@@ -100,17 +107,19 @@ def submit_jobs(cfg: LabelConfig, bcfg: BatchConfig, store: RunStore, teacher: T
         _submit_one(store, teacher, provider, items, requests, summary)
 
 
-def _layout(todo: list[Job], cfg: LabelConfig, store: RunStore, repairs: set[str]) -> list[Job | PageJobs]:
-    """The requests to build: one per job, or with ``--one-request-per-page`` one per page for the tasks
-    never asked before (a task with an answer or a failure on record, other than a transient one, goes alone)."""
-    if not cfg.one_request_per_page:
+def _layout(todo: list[Job], cfg: LabelConfig, store: RunStore, repairs: set[str], sources: PageSources,
+            teacher: Teacher) -> list[Job | PageJobs | PagesJobs]:
+    """The requests to build: one per job, or with ``--one-request-per-page`` one per page (``--pages-per-request``:
+    several pages) for the tasks never asked before (a task with an answer or a failure on record, other
+    than a transient one, goes alone)."""
+    if not (cfg.one_request_per_page or cfg.pages_per_request > 1):
         return list(todo)
     never_answered = {None, SENSITIVE_BLOCKED, *(o.value for o in TRANSIENT)}
     fresh, alone = [], []
     for job in todo:
         first_time = store.label_outcome(job.key) in never_answered and job.key not in repairs
         (fresh if first_time else alone).append(job)
-    return group_by_page(fresh) + alone
+    return layout_requests(fresh, cfg, sources, teacher) + alone
 
 
 def _submit_one(store: RunStore, teacher: Teacher, provider: BatchClient, items: list,
