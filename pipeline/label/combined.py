@@ -116,9 +116,9 @@ def split_reply(tasks: tuple[Task, ...], reply: Reply) -> dict[str, Reply] | Non
         return None
     texts = {t.name: json.dumps(obj[t.name], ensure_ascii=False) if t.name in obj else "" for t in tasks}
     lengths = [len(text) for text in texts.values()]
-    shares_out = _shares(reply.tokens_out, lengths if sum(lengths) else [1] * len(tasks))
-    shares_in = _shares(reply.tokens_in, [1] * len(tasks))
-    shares_cached = _shares(reply.tokens_cached, [1] * len(tasks))
+    shares_out = share_out(reply.tokens_out, lengths if sum(lengths) else [1] * len(tasks))
+    shares_in = share_out(reply.tokens_in, [1] * len(tasks))
+    shares_cached = share_out(reply.tokens_cached, [1] * len(tasks))
     return {t.name: Reply(ReplyStatus.COMPLETE, text=texts[t.name], finish_reason=reply.finish_reason,
                           tokens_in=shares_in[i], tokens_out=shares_out[i], tokens_cached=shares_cached[i])
             for i, t in enumerate(tasks)}
@@ -139,10 +139,10 @@ def replies_per_task(tasks: tuple[Task, ...], reply: Reply) -> dict[str, Reply]:
     return parts if parts is not None else share_reply(tasks, reply)
 
 
-def _shares(total: int, weights: list[int]) -> list[int]:
+def share_out(total: int, weights: list[int]) -> list[int]:
     """``total`` split in proportion to ``weights``, rounded down, the remainder to the first.
 
-    >>> _shares(10, [1, 1, 1]), _shares(7, [3, 1])
+    >>> share_out(10, [1, 1, 1]), share_out(7, [3, 1])
     ([4, 3, 3], [6, 1])
     """
     parts = [total * w // sum(weights) for w in weights]
@@ -150,7 +150,7 @@ def _shares(total: int, weights: list[int]) -> list[int]:
     return parts
 
 
-def _charge(answer: Answer, reply: Reply, first: Answer | None) -> None:
+def charge(answer: Answer, reply: Reply, first: Answer | None) -> None:
     """Put a share of the combined request's tokens (and, on the first task's answer, its request count)
     on one task's answer."""
     if first is not None:
@@ -198,10 +198,10 @@ async def ask_page(send_combined: Send, send_for: dict[str, Send], group: PageJo
                 answer = await ask_answer(send_for[task.name], task, prompts[task.name], page_text, policy,
                                           base_temperature)
                 answer.checked.warnings.append("one_request_per_page:asked_alone")
-                _charge(answer, share_reply(tasks, reply)[task.name], first if i == 0 else None)
+                charge(answer, share_reply(tasks, reply)[task.name], first if i == 0 else None)
             else:
                 answer = Answer()
-                _charge(answer, parts[task.name], first if i == 0 else None)
+                charge(answer, parts[task.name], first if i == 0 else None)
                 answer = await improve(answer, send_for[task.name], task, prompts[task.name], parts[task.name],
                                        page_text, policy, base_temperature)
         except Exception as exc:       # the run is stopping: keep what is back

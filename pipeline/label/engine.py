@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pipeline.label.asking import Answer, AskPolicy, StopSending, ask_answer
 from pipeline.label.breaker import Breaker
 from pipeline.label.combined import PageJobs, ask_page
-from pipeline.label.pages import PageAsk, PagesJobs, ask_pages
+from pipeline.label.pages import PageAsk, PagesJobs, ask_pages, page_jobs
 from pipeline.label.cost import CostMeter, text_tokens
 from pipeline.label.ratelimit import RateLimiter
 from pipeline.records import Job
@@ -114,14 +114,15 @@ class LabelEngine:
                 return
             # Prepared on this thread, just before it is needed: a 100k-page run holds N images.
             try:
-                if isinstance(job, PagesJobs):
-                    await self._pages(job, [self.prepare(_first_job(page)) for page in job.pages])
-                    continue
-                page_input, page_text = self.prepare(_first_job(job))
+                inputs = [self.prepare(page_jobs(page)[0]) for page in (job.pages if isinstance(job, PagesJobs)
+                                                                        else (job,))]
             except Exception as exc:       # e.g. a rendered image deleted since: stop, keep what is in flight
                 self._fail(exc)
                 return
-            if isinstance(job, PageJobs):
+            page_input, page_text = inputs[0]
+            if isinstance(job, PagesJobs):
+                await self._pages(job, inputs)
+            elif isinstance(job, PageJobs):
                 await self._one_page(job, page_input, page_text)
             else:
                 await self._one(job, page_input, page_text)
@@ -161,7 +162,7 @@ class LabelEngine:
         """Several pages in one request (``--pages-per-request``), split back per page and task."""
         asks = []
         for item, (page_input, page_text) in zip(group.pages, inputs):
-            jobs = item.jobs if isinstance(item, PageJobs) else (item,)
+            jobs = page_jobs(item)
             asks.append(PageAsk(item=item, page_text=page_text,
                                 send_page=self._sender(page_input, jobs[0], item.combined) if len(jobs) > 1 else None,
                                 send_for={job.task.name: self._sender(page_input, job, job.task) for job in jobs},
@@ -169,7 +170,7 @@ class LabelEngine:
                                 prompt_page=self.teacher.prompt_for(item.combined, None) if len(jobs) > 1 else None))
         shown = replace(inputs[0][0], more=tuple(page_input for page_input, _ in inputs[1:]))
         image = sum(self.teacher.image_tokens(p.width, p.height, self.meter.price)
-                    for p in (_first_job(item).page for item in group.pages))
+                    for p in (page_jobs(item)[0].page for item in group.pages))
 
         async def send(text: str, temperature: float | None) -> Reply:
             return await self._send(shown, group.task, text, temperature, image + text_tokens(text))
@@ -228,10 +229,6 @@ class LabelEngine:
         if reply.status is ReplyStatus.RATE_LIMITED and reply.retry_after_s:
             self.limiter.pause(min(reply.retry_after_s, self.policy.backoff_max_s))
         return reply
-
-
-def _first_job(item: Job | PageJobs | PagesJobs) -> Job:
-    return item if isinstance(item, Job) else item.jobs[0]
 
 
 __all__ = ["Job", "LabelEngine", "EngineStats", "TeacherFatalError"]

@@ -27,7 +27,7 @@ from pydantic import ConfigDict, Field, create_model
 from pipeline.label.answers import salvage_json
 from pipeline.label.asking import Answer, AskPolicy, Send, ask_answer, improve, send_once
 from pipeline.label.cost import text_tokens
-from pipeline.label.combined import KEY_SEPARATOR, PageJobs, _charge, _shares, ask_page, replies_per_task
+from pipeline.label.combined import KEY_SEPARATOR, PageJobs, ask_page, charge, replies_per_task, share_out
 from pipeline.records import Job
 from pipeline.tasks import Task
 from pipeline.teachers import Reply, ReplyStatus
@@ -153,8 +153,8 @@ def split_pages(n: int, reply: Reply) -> list[Reply] | None:
         return None
     texts = [json.dumps(obj[f"page_{k}"], ensure_ascii=False) if f"page_{k}" in obj else "" for k in range(1, n + 1)]
     lengths = [len(text) for text in texts]
-    outs = _shares(reply.tokens_out, lengths if sum(lengths) else [1] * n)
-    ins, cached = _shares(reply.tokens_in, [1] * n), _shares(reply.tokens_cached, [1] * n)
+    outs = share_out(reply.tokens_out, lengths if sum(lengths) else [1] * n)
+    ins, cached = share_out(reply.tokens_in, [1] * n), share_out(reply.tokens_cached, [1] * n)
     return [Reply(ReplyStatus.COMPLETE, text=texts[k], finish_reason=reply.finish_reason, tokens_in=ins[k],
                   tokens_out=outs[k], tokens_cached=cached[k]) for k in range(n)]
 
@@ -164,7 +164,7 @@ def replies_per_page(n: int, reply: Reply) -> list[Reply]:
     parts = split_pages(n, reply) if reply.status is ReplyStatus.COMPLETE else None
     if parts is not None:
         return parts
-    ins, outs, cached = (_shares(total, [1] * n) for total in (reply.tokens_in, reply.tokens_out, reply.tokens_cached))
+    ins, outs, cached = (share_out(total, [1] * n) for total in (reply.tokens_in, reply.tokens_out, reply.tokens_cached))
     return [replace(reply, tokens_in=ins[k], tokens_out=outs[k], tokens_cached=cached[k]) for k in range(n)]
 
 
@@ -213,7 +213,7 @@ async def ask_pages(send: Send, group: PagesJobs, prompt: str, asks: list[PageAs
         if cut:                            # the page's share of the cut-off request, on top of its own asks
             shares = _per_task(ask.item, part)
             for i, job in enumerate(page_jobs(ask.item)):
-                _charge(got[job.key], shares[job.task.name], counted if i == 0 else None)
+                charge(got[job.key], shares[job.task.name], counted if i == 0 else None)
                 got[job.key].checked.warnings.append("pages_per_request:asked_alone")
         answers.update(got)
     return answers, None
@@ -231,7 +231,7 @@ async def _improve_page(ask: PageAsk, part: Reply, first: Answer | None, policy:
     out = {}
     for i, job in enumerate(page_jobs(ask.item)):
         answer = Answer()
-        _charge(answer, parts[job.task.name], first if i == 0 else None)
+        charge(answer, parts[job.task.name], first if i == 0 else None)
         out[job.key] = await improve(answer, ask.send_for[job.task.name], job.task, ask.prompts[job.task.name],
                                      parts[job.task.name], ask.page_text, policy, base_temperature)
     return out
