@@ -25,7 +25,7 @@ from pipeline.render.config import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PIXELS, ENH
 from pipeline.label.cost import load_prices
 from pipeline.label.privacy import load_policy
 from pipeline.label.sources import PageSources
-from pipeline.label.stage import LabelConfig, label_pages
+from pipeline.label.stage import LabelConfig, check_one_request_per_page, label_pages
 from pipeline.render.discover import DOCUMENT_KINDS, Selection, iter_inputs
 from pipeline.render.pdfio import load_passwords_file
 from pipeline.render.stage import render_folder
@@ -221,6 +221,7 @@ def _run(args: argparse.Namespace) -> int:
             label_cfg = label_config_from_args(args)
             teacher = make_teacher(args.teacher, teacher_settings_from_args(args))
             teacher.check_tasks(list(label_cfg.tasks))
+            check_one_request_per_page(label_cfg, teacher)
         with RunStore(cfg.run_dir) as store:
             try:
                 render_summary = render_folder(cfg, store, progress=not args.no_progress)

@@ -178,3 +178,13 @@ def test_a_dense_page_goes_in_a_request_of_its_own(tmp_path, monkeypatch):
     asked = sorted((sorted(page_of[i] for i in r.images), kind(r)) for r in stub.requests)
     assert asked == [([0, 1], "pages:2"), ([2], "both"), ([3, 4], "pages:2")]
     assert {l.outcome for l in labels.values()} == {"ok"} and len(labels) == 10
+
+
+def test_the_cli_refuses_it_for_an_offline_teacher_before_any_work(tmp_path, capsys):
+    from pipeline import distill
+    from tests.conftest import make_pdf
+
+    make_pdf(tmp_path / "in" / "a.pdf")
+    assert distill.main([str(tmp_path / "in"), "--out", str(tmp_path / "run"), "--pages-per-request", "2"]) == 2
+    assert "--pages-per-request needs a teacher" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()                # nothing rendered, nothing written
