@@ -21,6 +21,7 @@ from pipeline.teachers import TeacherSettings, make_teacher
 from tests.label.test_label import CONTENT, KEY, METADATA, render
 from tests.label.test_one_request_per_page import kind
 from tests.label.test_pages_per_request import kind as pages_kind
+from tests.label.test_pages_per_request import pages_by_image
 from tests.label.test_pages_per_request import responder as pages_responder
 from tests.support.batch_stub import BatchStub
 from tests.support.provider_stub import Behaviour, StubRequest
@@ -40,12 +41,6 @@ def batch(cfg, teacher: str, url: str, submit: bool = True, **kw):
         labels = {(l.page_index, l.task): l for l in store.iter_labels()}
     teacher_obj.close()
     return summary, labels
-
-
-def pages_by_image(cfg) -> dict[bytes, int]:
-    """Each rendered page's image (as sent) -> its page index."""
-    with RunStore(cfg.run_dir) as store:
-        return {(cfg.run_dir / p.image_path).read_bytes(): p.page_index for p in store.iter_pages()}
 
 
 @pytest.mark.parametrize("teacher, env", PROVIDERS)
